@@ -1,0 +1,166 @@
+"""Where the computation runs: the one module that connects to engines and executes.
+
+A `Source` hands out the contract tables as Ibis tables with the engine types of
+`pilotage.contract.schema.ENGINE_DTYPES` (timestamps naive in UTC, money float64), whatever
+holds them: a contract folder read by DuckDB (the embedded analytical default), the CRM
+database itself (SQLite or PostgreSQL, queried in place: the expressions are compiled to
+SQL and pushed down, nothing is copied into Python), or Apache Spark. KPI, attribution,
+scoring and CLV code build expressions from `source.table(name)` and never connect
+themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from pilotage.contract.schema import TABLE_NAMES, engine_schema
+from pilotage.contract.schema import table as contract_table
+from pilotage.contract.settings import Settings
+
+EngineName = Literal["duckdb", "sqlite", "postgres", "spark"]
+
+
+class SourceError(ValueError):
+    """The source cannot be opened (bad URL, missing file, unreachable server)."""
+
+
+@dataclass
+class Source:
+    backend: Any  # an Ibis backend
+    engine: EngineName
+    settings: Settings = field(default_factory=Settings)
+    # Contract tables that exist in the backend; the others are empty tables.
+    present_tables: frozenset[str] = frozenset(TABLE_NAMES)
+    description: str = ""
+
+    def table(self, name: str) -> ir.Table:
+        """The contract table `name`, typed for the engine (an empty table when absent)."""
+        schema = engine_schema(name)
+        defaults = {c.name: c.default for c in contract_table(name).columns if c.default}
+        if name not in self.present_tables:
+            return ibis.memtable(
+                pd.DataFrame({column: pd.Series([], dtype="object") for column in schema})
+            ).cast(schema)
+        raw = self.backend.table(name)
+        columns = []
+        for column, dtype in schema.items():
+            value = raw[column]
+            if not _has_engine_type(value, dtype):
+                value = value.cast(dtype)
+            if column in defaults:
+                value = value.fill_null(defaults[column])
+            columns.append(value.name(column))
+        return raw.select(*columns)
+
+    def execute(self, expression: ir.Expr) -> Any:
+        return self.backend.execute(expression)
+
+    def to_sql(self, expression: ir.Expr) -> str:
+        return str(ibis.to_sql(expression, dialect=self.backend.name))
+
+
+def _has_engine_type(value: ir.Column, dtype: str) -> bool:
+    actual = value.type()
+    if dtype == "timestamp":
+        return bool(actual.is_timestamp() and actual.timezone is None)
+    return bool(actual == ibis.dtype(dtype))
+
+
+def from_duckdb(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, description: str = ""
+) -> Source:
+    """A source over a DuckDB connection that holds typed contract tables."""
+    backend = ibis.duckdb.from_connection(connection)
+    present = frozenset(name for name in TABLE_NAMES if name in backend.list_tables())
+    return Source(backend, "duckdb", settings, present, description)
+
+
+def from_frames(frames: Mapping[str, pd.DataFrame], settings: Settings | None = None) -> Source:
+    """An in-memory DuckDB source from already-typed DataFrames (tests and notebooks).
+
+    Timestamps may be ISO-8601 strings or pandas timestamps; naive ones are in the company
+    time zone (as in a contract file) and aware ones are converted to UTC. Missing columns of
+    a given table are filled with nulls, absent tables are empty. No validation is done:
+    contract folders go through `pilotage.contract.reader` instead.
+    """
+    settings = settings or Settings()
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    for name, frame in frames.items():
+        schema = engine_schema(name)
+        typed = frame.copy()
+        for column, dtype in schema.items():
+            if column not in typed.columns:
+                typed[column] = None
+            if dtype == "timestamp":
+                typed[column] = [_utc_naive(value, settings) for value in typed[column]]
+            elif dtype == "date":
+                typed[column] = pd.to_datetime(typed[column]).dt.date
+        connection.register(f"_frame_{name}", typed)
+        select_list = ", ".join(
+            f'CAST("{column}" AS {_DUCKDB_TYPES[dtype]}) AS "{column}"'
+            for column, dtype in schema.items()
+        )
+        extra = [c for c in typed.columns if c not in schema]
+        extra_list = "".join(f', "{column}"' for column in extra)
+        connection.execute(
+            f'CREATE TABLE "{name}" AS SELECT {select_list}{extra_list} FROM "_frame_{name}"'
+        )
+        connection.unregister(f"_frame_{name}")
+    return from_duckdb(connection, settings, "in-memory frames")
+
+
+def _utc_naive(value: Any, settings: Settings) -> pd.Timestamp | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(settings.zone)
+    return stamp.tz_convert("UTC").tz_localize(None)
+
+
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+}
+
+
+def from_database_url(url: str, settings: Settings | None = None) -> Source:
+    """The CRM database (tables named as in the contract), queried in place."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.split("+")[0]
+    try:
+        if scheme == "sqlite":
+            path = unquote(parsed.path)
+            # sqlite:///relative.db has path "/relative.db"; sqlite:////abs.db is absolute.
+            if path.startswith("//"):
+                path = path[1:]
+            elif path.startswith("/"):
+                path = path[1:] or ":memory:"
+            backend = ibis.sqlite.connect(path)
+            engine: EngineName = "sqlite"
+        elif scheme in ("postgres", "postgresql"):
+            backend = ibis.connect(url.replace("postgresql+psycopg://", "postgres://"))
+            engine = "postgres"
+        else:
+            raise SourceError(f"{url}: unsupported database URL (use sqlite:/// or postgresql://)")
+    except SourceError:
+        raise
+    except Exception as error:  # the driver's own message says what is wrong
+        raise SourceError(f"{url}: cannot connect: {error}") from error
+    tables = set(backend.list_tables())
+    present = frozenset(name for name in TABLE_NAMES if name in tables)
+    if "contacts" not in present:
+        raise SourceError(f"{url}: no contacts table: is this a Pilotage database?")
+    return Source(backend, engine, settings or Settings(), present, url)
