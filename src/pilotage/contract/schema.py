@@ -194,9 +194,7 @@ TABLES: tuple[Table, ...] = (
                 description="a stage of the configured journey (setting journey_stages)",
                 known_values=DEFAULT_JOURNEY_STAGES,
             ),
-            Column(
-                "changed_at", _TS, required=True, description="when the contact entered it"
-            ),
+            Column("changed_at", _TS, required=True, description="when the contact entered it"),
         ),
         extra_rules=("stage is one of the configured journey_stages",),
     ),
@@ -297,7 +295,9 @@ TABLES: tuple[Table, ...] = (
             Column("contact_id", _ID, required=True, references="contacts"),
             Column("started_at", _TS, required=True),
             Column("ended_at", _TS, description="empty while active; not before started_at"),
-            Column("mrr", _MONEY, required=True, minimum=0, description="monthly recurring revenue"),
+            Column(
+                "mrr", _MONEY, required=True, minimum=0, description="monthly recurring revenue"
+            ),
             Column("plan", _TEXT),
         ),
         extra_rules=("ended_at is not before started_at",),

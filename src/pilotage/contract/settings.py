@@ -17,6 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pilotage.contract.schema import DEFAULT_JOURNEY_STAGES
 
 SETTINGS_FILE_NAME = "pilotage.toml"
+ATTRIBUTION_MODELS = (
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+)
 WEEK_STARTS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -41,6 +49,9 @@ class Settings:
     clv_horizon_months: int = 12
     # Levers (kpis.md "Recommendations"): fewest attributed customers to flag a lever.
     min_customers: int = 10
+    # Attribution model behind the per-campaign KPIs (cac, roas, roi by campaign) when a
+    # command does not name one (attribution.md lists the models).
+    attribution_model: str = "linear"
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +80,11 @@ class Settings:
             self.journey_stages
         ):
             raise SettingsError("journey_stages: needs at least two distinct stages")
+        if self.attribution_model not in ATTRIBUTION_MODELS:
+            raise SettingsError(
+                f"attribution_model: {self.attribution_model!r} is not one of "
+                f"{', '.join(ATTRIBUTION_MODELS)}"
+            )
         if len(self.currency) != 3 or not self.currency.isupper():
             raise SettingsError(f"currency: {self.currency!r} is not an ISO 4217 code like EUR")
 

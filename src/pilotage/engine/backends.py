@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
@@ -24,6 +25,7 @@ import pandas as pd
 from pilotage.contract.schema import TABLE_NAMES, engine_schema
 from pilotage.contract.schema import table as contract_table
 from pilotage.contract.settings import Settings
+from pilotage.home import database_url
 
 EngineName = Literal["duckdb", "sqlite", "postgres", "spark"]
 
@@ -53,7 +55,18 @@ class Source:
         columns = []
         for column, dtype in schema.items():
             value = raw[column]
-            if not _has_engine_type(value, dtype):
+            if self.engine == "sqlite" and dtype == "timestamp":
+                # SQLite keeps datetimes as text, compared as text: Django writes
+                # '2024-01-01 00:00:00', other tools '2024-01-01T00:00:00', and ' ' < 'T'.
+                # One format for all ('YYYY-MM-DD HH:MM:SS.SSS', the format of Ibis'
+                # literals) keeps boundaries exact.
+                value = value.cast("string").replace("T", " ").cast(dtype)
+            elif not _has_engine_type(value, dtype) or (
+                # Same family but other parameters (DuckDB's timestamp(6), SQLite's
+                # varchar(10)): one exact type, so that tables from different origins
+                # (a stored table and an absent one) can be combined.
+                value.type().copy(nullable=True) != ibis.dtype(dtype)
+            ):
                 value = value.cast(dtype)
             if column in defaults:
                 value = value.fill_null(defaults[column])
@@ -134,6 +147,20 @@ _DUCKDB_TYPES = {
     "float64": "DOUBLE",
     "int64": "BIGINT",
 }
+
+
+def open_source(
+    data: Path | None = None,
+    db: str | None = None,
+    settings: Settings | None = None,
+) -> Source:
+    """The source a command names: `--data DIR` (a contract folder, validated, then read
+    with DuckDB), else `--db URL`, else `DATABASE_URL`, else the embedded CRM database."""
+    if data is not None:
+        from pilotage.contract.reader import read_folder
+
+        return read_folder(data, settings)
+    return from_database_url(db or database_url(), settings)
 
 
 def from_database_url(url: str, settings: Settings | None = None) -> Source:
