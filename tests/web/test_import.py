@@ -98,7 +98,9 @@ def test_importing_the_same_folder_twice_changes_nothing(write_folder):
 def test_a_changed_row_is_updated_in_place(write_folder):
     load(write_folder(COMPANY))
     changed = dict(COMPANY)
-    changed["orders"] = COMPANY["orders"].replace("o1,c1,2024-02-01T14:00:00,500.00", "o1,c1,2024-02-01T14:00:00,450.00")
+    changed["orders"] = COMPANY["orders"].replace(
+        "o1,c1,2024-02-01T14:00:00,500.00", "o1,c1,2024-02-01T14:00:00,450.00"
+    )
     report = load(write_folder(changed))
     assert (report.tables["orders"].inserted, report.tables["orders"].updated) == (0, 1)
     assert Order.objects.get(order_id="o1").amount == Decimal("450")
@@ -131,7 +133,11 @@ def test_a_bad_folder_is_refused_whole_and_the_database_is_untouched(write_folde
         ("orders.csv", 4),
     ]
     assert snapshot() == before
-    assert sorted(p.name for p in report.rejects_files) == ["contacts.csv", "deals.csv", "orders.csv"]
+    assert sorted(p.name for p in report.rejects_files) == [
+        "contacts.csv",
+        "deals.csv",
+        "orders.csv",
+    ]
 
 
 def test_allow_rejects_loads_the_good_rows(write_folder):
@@ -177,7 +183,10 @@ def _install_failing_trigger() -> None:
 
 def _remove_failing_trigger() -> None:
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS fail_import" + ("" if connection.vendor == "sqlite" else " ON subscriptions"))
+        cursor.execute(
+            "DROP TRIGGER IF EXISTS fail_import"
+            + ("" if connection.vendor == "sqlite" else " ON subscriptions")
+        )
         if connection.vendor != "sqlite":
             cursor.execute("DROP FUNCTION IF EXISTS fail_import()")
 

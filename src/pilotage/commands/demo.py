@@ -103,7 +103,8 @@ def serve(host: str, port: int, threads: int, *, login_hint: bool) -> int:
             f"Log in with user [bold]{DEMO_USER}[/bold], password [bold]{DEMO_USER}[/bold]."
         )
         console.print(
-            f"From the command line: pilotage kpi --db {demo_database_url()} --grain quarter"
+            f"From the command line: pilotage kpi --db {demo_database_url()} --grain quarter",
+            soft_wrap=True,
         )
     console.print("Press Ctrl+C to stop.")
     sys.stdout.flush()

@@ -21,6 +21,8 @@ class HomeSummary:
 def user_role(user: AbstractBaseUser | AnonymousUser) -> str:
     if getattr(user, "is_superuser", False):
         return Role.ADMIN
+    if user.pk is None:
+        return Role.REP
     profile = Profile.objects.filter(user_id=user.pk).first()
     return profile.role if profile else Role.REP
 

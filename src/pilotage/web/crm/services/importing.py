@@ -252,6 +252,6 @@ def _upsert_postgresql(
                     if progress:
                         progress(table.name, min(done, total), total)
             cursor.execute(_upsert_sql(table, f"SELECT {column_list} FROM {staging}"))
-            touched = max(cursor.rowcount, 0)
+            touched = max(int(cursor.rowcount), 0)
             cursor.execute(f"DROP TABLE {staging}")
     return touched
