@@ -252,8 +252,9 @@ def _load_raw(validation: Validation, table: Table, path: Path) -> list[str] | N
         newlines = raw_line.count("\n")
         reason = _structural_reason(str(error_type), str(message), len(columns))
         # Good records before bad record j (0-based): its position - 1 (header) - j.
-        rows.append((int(line), int(line) - 1 - index - 1, newlines, bad_newlines_before,
-                     raw_line, reason))
+        rows.append(
+            (int(line), int(line) - 1 - index - 1, newlines, bad_newlines_before, raw_line, reason)
+        )
         bad_newlines_before += newlines
     if rows:
         con.executemany(f"INSERT INTO _bad_{name} VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -272,9 +273,7 @@ def _load_raw(validation: Validation, table: Table, path: Path) -> list[str] | N
         "ORDER BY 1"
     ).fetchall()
     if broken:
-        con.execute(
-            f"CREATE TEMP TABLE _broken_{name} (line BIGINT, raw VARCHAR, reasons VARCHAR)"
-        )
+        con.execute(f"CREATE TEMP TABLE _broken_{name} (line BIGINT, raw VARCHAR, reasons VARCHAR)")
         con.executemany(f"INSERT INTO _broken_{name} VALUES (?, ?, ?)", broken)
         for line, _raw, reason in broken:
             validation.problems.append(Problem(path.name, int(line), "-", str(reason)))
@@ -630,10 +629,17 @@ def _check_rows(
         f"{', '.join(typed_columns)}{extra_select} FROM _raw_{name}"
     )
     # Value checks on the raw text, row checks on typed values, then keys and references.
-    problem_queries = [
-        f"SELECT _record, _line, {_literal(c.column)} AS column_name, {c.reason} AS reason "
-        f"FROM _raw_{name} WHERE {c.condition}"
+    # All value checks in one scan: the reasons are only built for rows that break a rule.
+    found = ", ".join(
+        f"CASE WHEN {c.condition} THEN {{'column_name': {_literal(c.column)}, "
+        f"'reason': {c.reason}}} END"
         for c in checks
+    )
+    any_broken = " OR ".join(f"({c.condition})" for c in checks) or "false"
+    problem_queries = [
+        "SELECT _record, _line, problem.column_name, problem.reason FROM ("
+        f"SELECT _record, _line, unnest(list_filter([{found}], p -> p IS NOT NULL)) AS problem "
+        f"FROM _raw_{name} WHERE {any_broken})"
     ]
     problem_queries += [
         f"SELECT _record, _line, {_literal(c.column)}, {c.reason} FROM _typed_{name} t "
@@ -688,17 +694,22 @@ def _check_rows(
 
 def _duplicate_query(table: Table) -> str:
     key = ", ".join(_quote(c) for c in table.key)
-    shown = " || '/' || ".join(f"coalesce(CAST({_quote(c)} AS VARCHAR), '')" for c in table.key)
+    shown = " || '/' || ".join(f"coalesce(CAST(t.{_quote(c)} AS VARCHAR), '')" for c in table.key)
     label = table.key[0] if table.has_single_id else "/".join(table.key)
     column = table.key[0] if table.has_single_id else table.key[-1]
+    required = " AND ".join(
+        f"{_quote(c)} IS NOT NULL" for c in table.key if table.column(c).required
+    )
+    same_key = " AND ".join(f"t.{_quote(c)} IS NOT DISTINCT FROM d.{_quote(c)}" for c in table.key)
+    # Group first (cheap), then list the lines of the few duplicated keys only.
     return (
-        f"SELECT _record, _line, {_literal(column)}, "
+        f"SELECT t._record, t._line, {_literal(column)}, "
         f"'duplicate {label} ''' || {shown} || ''' (lines ' || "
-        "array_to_string(list_sort(lines)[1:5], ', ') || "
-        "CASE WHEN len(lines) > 5 THEN ', ...' ELSE '' END || ')' "
-        f"FROM (SELECT _record, _line, {key}, list(_line) OVER (PARTITION BY {key}) AS lines "
-        f"FROM _typed_{table.name}) WHERE len(lines) > 1 AND "
-        + " AND ".join(f"{_quote(c)} IS NOT NULL" for c in table.key if table.column(c).required)
+        "array_to_string(d.lines[1:5], ', ') || "
+        "CASE WHEN len(d.lines) > 5 THEN ', ...' ELSE '' END || ')' "
+        f"FROM _typed_{table.name} t JOIN (SELECT {key}, list(_line ORDER BY _line) AS lines "
+        f"FROM _typed_{table.name} WHERE {required} GROUP BY ALL HAVING count(*) > 1) d "
+        f"ON {same_key}"
     )
 
 
