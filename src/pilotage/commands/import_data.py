@@ -24,7 +24,7 @@ from pilotage.commands.common import (
     stdout_is_terminal,
 )
 from pilotage.commands.validate import default_rejects_dir, report_problems, validation_document
-from pilotage.contract.settings import load_settings
+from pilotage.contract.settings import SETTINGS_FILE_NAME, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,9 +55,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from pilotage.web import setup
 
-    settings = load_settings(args.config, args.folder)
     setup(args.db)
-    from pilotage.web.crm.services.importing import folder_import
+    from pilotage.web.crm.services.importing import folder_import, stored_company_settings
+
+    # A settings file given or in the folder wins; else the CRM's own settings (its time
+    # zone reads the folder's naive timestamps).
+    if args.config is not None or (args.folder / SETTINGS_FILE_NAME).is_file():
+        settings = load_settings(args.config, args.folder)
+    else:
+        settings = stored_company_settings()
 
     started = time.perf_counter()
     rejects_dir = args.rejects or default_rejects_dir(args.folder)

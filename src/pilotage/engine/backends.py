@@ -11,6 +11,7 @@ themselves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd
 
 from pilotage.contract.schema import TABLE_NAMES, engine_schema
 from pilotage.contract.schema import table as contract_table
-from pilotage.contract.settings import Settings
+from pilotage.contract.settings import Settings, settings_from_mapping
 from pilotage.home import database_url
 
 EngineName = Literal["duckdb", "sqlite", "postgres", "spark"]
@@ -190,4 +191,20 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
     present = frozenset(name for name in TABLE_NAMES if name in tables)
     if "contacts" not in present:
         raise SourceError(f"{url}: no contacts table: is this a Pilotage database?")
-    return Source(backend, engine, settings or Settings(), present, url)
+    if settings is None:
+        settings = company_settings(backend) if COMPANY_SETTINGS_TABLE in tables else Settings()
+    return Source(backend, engine, settings, present, url)
+
+
+# The CRM's settings page stores one row per setting: name, value as JSON text.
+COMPANY_SETTINGS_TABLE = "company_settings"
+
+
+def company_settings(backend: Any) -> Settings:
+    """The settings saved in the CRM (its settings page), over the defaults."""
+    frame = backend.table(COMPANY_SETTINGS_TABLE).execute()
+    values = {
+        str(name): json.loads(value)
+        for name, value in zip(frame["name"], frame["value"], strict=True)
+    }
+    return settings_from_mapping(values, origin="the CRM's settings")

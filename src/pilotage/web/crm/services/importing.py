@@ -14,6 +14,7 @@ on SQLite and `COPY` into a temporary table on PostgreSQL, then one
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import duckdb
 from django.db import connection, transaction
 
 from pilotage.contract.schema import TABLES, ColumnType, Table
-from pilotage.contract.settings import Settings
+from pilotage.contract.settings import Settings, settings_from_mapping
 from pilotage.contract.validation import Validation, validate_folder
 
 BATCH_ROWS = 50_000
@@ -54,6 +55,17 @@ class ImportReport:
     @property
     def changed_rows(self) -> int:
         return sum(t.inserted + t.updated for t in self.tables.values())
+
+
+def stored_company_settings() -> Settings:
+    """The settings saved on the CRM's settings page (table `company_settings`: one row
+    per setting, its value as JSON), over the defaults."""
+    if "company_settings" not in connection.introspection.table_names():
+        return Settings()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, value FROM company_settings")
+        values = {str(name): json.loads(value) for name, value in cursor.fetchall()}
+    return settings_from_mapping(values, origin="the CRM's settings")
 
 
 def existing_ids(table_name: str) -> Iterator[str]:
