@@ -33,11 +33,11 @@ typecheck: install
 # The whole suite on SQLite, then again on PostgreSQL when PILOTAGE_TEST_POSTGRES_URL is
 # set (.ci/run sets it; without it the PostgreSQL pass is skipped, and says so).
 pytest: install
-	DATABASE_URL= $(BIN)/python -m pytest
+	DATABASE_URL= PILOTAGE_HOME=$$(mktemp -d) $(BIN)/python -m pytest
 
 pytest-postgres: install
 	@if [ -n "$$PILOTAGE_TEST_POSTGRES_URL" ]; then \
-		DATABASE_URL="$$PILOTAGE_TEST_POSTGRES_URL" $(BIN)/python -m pytest; \
+		DATABASE_URL="$$PILOTAGE_TEST_POSTGRES_URL" PILOTAGE_HOME=$$(mktemp -d) $(BIN)/python -m pytest; \
 	else \
 		echo "SKIPPED: the PostgreSQL pass needs PILOTAGE_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres)"; \
 	fi

@@ -217,7 +217,10 @@ def test_duplicate_ids_name_every_line(write_folder):
         }
     )
     validation = check(folder)
-    assert where(validation) == [("contacts.csv", 2, "contact_id"), ("contacts.csv", 4, "contact_id")]
+    assert where(validation) == [
+        ("contacts.csv", 2, "contact_id"),
+        ("contacts.csv", 4, "contact_id"),
+    ]
     assert validation.problems[0].reason == "duplicate contact_id 'c1' (lines 2, 4)"
     assert validation.tables["contacts"].good_rows == 1
 
@@ -354,7 +357,7 @@ def test_malformed_lines_and_line_numbers_after_quoted_newlines(write_folder):
     # the next record is line 5. Line 6 has one field too many.
     folder = write_folder(
         {
-            "contacts": 'contact_id,created_at,channel,name\nc1,2024-01-01,web,Ann\n'
+            "contacts": "contact_id,created_at,channel,name\nc1,2024-01-01,web,Ann\n"
             'c2,2024-01-01,web,"Bob\nSmith"\nc3,bad,web,Cy\nc4,2024-01-01,web,Di,extra\n'
             "c5,2024-13-01,web,Ed\n"
         }
@@ -429,3 +432,26 @@ def test_every_bad_row_is_reported_and_written_to_the_rejects(write_folder, tmp_
     assert lines[0] == "line,reasons,order_id,contact_id,ordered_at,amount"
     assert lines[1] == "2,amount: negative amount '-1' (must be >= 0),o1,c1,2024-01-05,-1"
     assert len(lines) == 51
+
+
+def test_line_numbers_with_several_malformed_and_multiline_records(write_folder):
+    # 1 header | 2 c1 | 3-4 c2 "a\nb" | 5 malformed | 6-7 c3 "x\ny", bad date |
+    # 8 malformed | 9 c4, bad date
+    folder = write_folder(
+        {
+            "contacts": "contact_id,created_at,channel,name\n"
+            "c1,2024-01-01,web,Ann\n"
+            'c2,2024-01-01,web,"a\nb"\n'
+            "cx,2024-01-01,web,Bo,extra\n"
+            'c3,nope,web,"x\ny"\n'
+            "cy,2024-01-01,web,Cy,extra,more\n"
+            "c4,2024-99-01,web,Di\n"
+        }
+    )
+    validation = check(folder)
+    assert where(validation) == [
+        ("contacts.csv", 5, "-"),
+        ("contacts.csv", 6, "created_at"),
+        ("contacts.csv", 8, "-"),
+        ("contacts.csv", 9, "created_at"),
+    ]

@@ -31,7 +31,6 @@ from pilotage.contract.settings import Settings
 ID_MAX_LENGTH = 100  # ids are primary keys in the CRM database (varchar(100))
 ENUM_MAX_LENGTH = 100
 MAX_FRACTION_DIGITS = 6  # timestamps are kept to the microsecond
-MAX_UTC_OFFSET_MINUTES = 14 * 60
 # Problems listed per file before the rest is summarised (they all go to the rejects file).
 STORAGE_TYPES = {
     ColumnType.ID: "VARCHAR",
@@ -46,8 +45,11 @@ STORAGE_TYPES = {
 _TIMESTAMP_PATTERN = (
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
 )
-_LOCAL_PART = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)"
-_OFFSET_PART = r"[T ][0-9:.]+(Z|[+-]\d{2}(:?\d{2})?)$"
+# The same with at most 6 fractional digits and an offset of at most 14 hours.
+_TIMESTAMP_STRICT = (
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?)?$"
+)
 _FRACTION_PART = r"\.(\d+)"
 _MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
 _INTEGER_PATTERN = r"^-?\d{1,18}$"
@@ -105,7 +107,7 @@ class Validation:
                 continue
             path = directory / f"{name}.csv"
             self.connection.execute(
-                f"COPY (SELECT * EXCLUDE (_record, _newlines) FROM _rejects_{name} "
+                f"COPY (SELECT * EXCLUDE (_record) FROM _rejects_{name} "
                 f"ORDER BY line) TO '{_sql_path(path)}' (HEADER, DELIMITER ',')"
             )
             written.append(path)
@@ -123,7 +125,8 @@ def validate_folder(
 ) -> Validation:
     """Check every file of `folder` against the contract."""
     connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
+    # Naive timestamps in the files are in the company's zone (see _value_checks).
+    connection.execute(f"SET TimeZone = {_literal(settings.timezone)}")
     validation = Validation(folder, settings, connection)
     if not folder.is_dir():
         validation.problems.append(Problem(str(folder), 0, "-", "not a folder"))
@@ -137,10 +140,9 @@ def validate_folder(
             )
     for table in TABLES:
         _check_table(validation, table, existing_ids)
-    # Keep the typed rows and the rejects; free the intermediate copies of big files.
+    connection.execute("SET TimeZone = 'UTC'")
     for table in TABLES:
-        for prefix in ("_read_", "_lines_", "_raw_", "_typed_", "_bad_"):
-            connection.execute(f"DROP TABLE IF EXISTS {prefix}{table.name}")
+        _drop_work_tables(connection, table.name)
     validation.problems.sort(key=lambda p: (_table_order(p.file), p.line, p.column))
     return validation
 
@@ -201,8 +203,8 @@ def _load_raw(validation: Validation, table: Table, path: Path) -> list[str] | N
         # header is line 1.
         casts = ", ".join(f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" for c in columns)
         con.execute(
-            f"CREATE TEMP TABLE _raw_{name} AS SELECT file_row_number + 1 AS _record, "
-            f"file_row_number + 2 AS _line, 0 AS _newlines, {casts} FROM _read_{name}"
+            f"CREATE TEMP VIEW _raw_{name} AS SELECT file_row_number + 1 AS _record, "
+            f"file_row_number + 2 AS _line, {casts} FROM _read_{name}"
         )
         return columns
     try:
@@ -226,58 +228,70 @@ def _load_raw(validation: Validation, table: Table, path: Path) -> list[str] | N
     # DuckDB numbers a malformed record by its position among records (header = 1),
     # not by physical line: values with quoted newlines shift the two apart. Physical line
     # of a record = 1 + its position among all records + newlines inside the values of
-    # every record before it, good or malformed.
-    newline_terms = " + ".join(
+    # every record before it, good or malformed. Records with newlines and malformed
+    # records are rare: both are kept in small tables with running totals, and each
+    # record finds its totals with an ASOF join instead of a window over the whole file.
+    any_newline = " OR ".join(f"contains({_quote(c)}, chr(10))" for c in columns)
+    newline_count = " + ".join(
         f"coalesce(length({_quote(c)}) - length(replace({_quote(c)}, chr(10), '')), 0)"
         for c in columns
     )
     con.execute(
-        f"CREATE TEMP TABLE _lines_{name} AS SELECT *, {newline_terms} AS _newlines, "
-        f"coalesce(sum({newline_terms}) OVER (ORDER BY _record ROWS BETWEEN "
-        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _newlines_before "
-        f"FROM _read_{name}"
+        f"CREATE TEMP TABLE _newlines_{name} AS SELECT _record, "
+        "sum(newlines) OVER (ORDER BY _record) AS newlines_through "
+        f"FROM (SELECT _record, {newline_count} AS newlines FROM _read_{name} "
+        f"WHERE {any_newline})"
     )
     bad_lines = con.execute(
-        f"SELECT DISTINCT ON (line) line, error_type, error_message, csv_line "
+        "SELECT DISTINCT ON (line) line, error_type, error_message, csv_line "
         f"FROM _bad_lines_{name} ORDER BY line"
     ).fetchall()
-    con.execute(
-        f"CREATE TEMP TABLE _bad_{name} (record_line BIGINT, good_before BIGINT, "
-        "newlines BIGINT, newlines_before BIGINT, raw VARCHAR, reason VARCHAR)"
-    )
-    bad_newlines_before = 0
-    rows = []
+    bad_rows = []
+    newlines_through = 0
     for index, (line, error_type, message, csv_line) in enumerate(bad_lines):
         raw_line = str(csv_line or "")
-        newlines = raw_line.count("\n")
+        newlines_through += raw_line.count("\n")
         reason = _structural_reason(str(error_type), str(message), len(columns))
-        # Good records before bad record j (0-based): its position - 1 (header) - j.
-        rows.append(
-            (int(line), int(line) - 1 - index - 1, newlines, bad_newlines_before, raw_line, reason)
-        )
-        bad_newlines_before += newlines
-    if rows:
-        con.executemany(f"INSERT INTO _bad_{name} VALUES (?, ?, ?, ?, ?, ?)", rows)
+        # Good records before malformed record j (0-based): its position - header - j.
+        good_before = int(line) - 2 - index
+        bad_rows.append((int(line), good_before, index + 1, newlines_through, raw_line, reason))
     con.execute(
-        f"CREATE TEMP TABLE _raw_{name} AS SELECT l.* EXCLUDE (_newlines_before), "
-        "1 + l._record + l._newlines_before + coalesce(b.bad_records, 0) "
-        "+ coalesce(b.bad_newlines, 0) AS _line "
-        f"FROM _lines_{name} l LEFT JOIN LATERAL (SELECT count(*) AS bad_records, "
-        f"sum(newlines) AS bad_newlines FROM _bad_{name} b WHERE b.good_before < l._record) b "
-        "ON true"
+        f"CREATE TEMP TABLE _bad_{name} (record_line BIGINT, good_before BIGINT, "
+        "bad_through BIGINT, newlines_through BIGINT, raw VARCHAR, reason VARCHAR)"
     )
-    broken = con.execute(
-        f"SELECT b.record_line + coalesce(g._newlines_before + g._newlines, 0) "
-        "+ b.newlines_before AS line, b.raw, b.reason "
-        f"FROM _bad_{name} b LEFT JOIN _lines_{name} g ON g._record = b.good_before "
-        "ORDER BY 1"
-    ).fetchall()
-    if broken:
+    if bad_rows:
+        con.executemany(f"INSERT INTO _bad_{name} VALUES (?, ?, ?, ?, ?, ?)", bad_rows)
+    has_newlines = _count_rows(con, f"_newlines_{name}") > 0
+    line = "1 + r._record"
+    joins = ""
+    if has_newlines:
+        line += " + coalesce(n.newlines_through, 0)"
+        joins += f" ASOF LEFT JOIN _newlines_{name} n ON r._record > n._record"
+    if bad_rows:
+        line += " + coalesce(b.bad_through, 0) + coalesce(b.newlines_through, 0)"
+        joins += f" ASOF LEFT JOIN _bad_{name} b ON r._record > b.good_before"
+    con.execute(
+        f"CREATE TEMP VIEW _raw_{name} AS SELECT r.*, {line} AS _line FROM _read_{name} r{joins}"
+    )
+    if bad_rows:
+        # A malformed record's line: its position, plus newlines in the good records and
+        # malformed records before it.
+        broken = con.execute(
+            "SELECT b.record_line + coalesce(n.newlines_through, 0) "
+            "+ b.newlines_through - (length(b.raw) - length(replace(b.raw, chr(10), ''))) "
+            f"AS line, b.raw, b.reason FROM _bad_{name} b "
+            f"ASOF LEFT JOIN _newlines_{name} n ON b.good_before >= n._record ORDER BY 1"
+        ).fetchall()
         con.execute(f"CREATE TEMP TABLE _broken_{name} (line BIGINT, raw VARCHAR, reasons VARCHAR)")
         con.executemany(f"INSERT INTO _broken_{name} VALUES (?, ?, ?)", broken)
-        for line, _raw, reason in broken:
-            validation.problems.append(Problem(path.name, int(line), "-", str(reason)))
+        for broken_line, _raw, reason in broken:
+            validation.problems.append(Problem(path.name, int(broken_line), "-", str(reason)))
     return columns
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -345,8 +359,8 @@ def _check_table(validation: Validation, table: Table, existing_ids: ExistingIds
         # Without its required columns no row of the file can be used.
         _create_empty(con, table, extra)
         con.execute(
-            f"CREATE TEMP TABLE _rejects_{name} AS SELECT _record, _newlines, _line AS line, "
-            "'file refused: see its header' AS reasons, * EXCLUDE (_record, _line, _newlines) "
+            f"CREATE TEMP TABLE _rejects_{name} AS SELECT _record, _line AS line, "
+            "'file refused: see its header' AS reasons, * EXCLUDE (_record, _line) "
             f"FROM _raw_{name}"
         )
         return
@@ -444,34 +458,25 @@ def _value_checks(table: Table, column: Column, settings: Settings) -> tuple[lis
     if kind is ColumnType.MONEY:
         places = MONEY_DECIMAL_PLACES
         integer_digits = MONEY_MAX_DIGITS - places
+        sign = "-?" if column.minimum is None or column.minimum < 0 else ""
+        # One strict pattern for the common case; the precise reason is only worked out
+        # for the rows that fail it.
+        strict = f"^{sign}\\d{{1,{integer_digits}}}(\\.\\d{{1,{places}}})?$"
+        minimum = f" (must be >= {column.minimum:g})" if column.minimum is not None else ""
         checks.append(
             _Check(
                 column.name,
-                f"{present} AND NOT regexp_full_match({raw}, '{_MONEY_PATTERN}')",
-                f"{_shown(raw)} || ' is not an amount (digits with a dot for decimals, "
-                "no thousands separator, no currency sign)'",
+                f"{present} AND NOT regexp_full_match({raw}, '{strict}')",
+                f"CASE WHEN NOT regexp_full_match({raw}, '{_MONEY_PATTERN}') "
+                f"THEN {_shown(raw)} || ' is not an amount (digits with a dot for decimals, "
+                "no thousands separator, no currency sign)' "
+                f"WHEN length(regexp_extract({raw}, '\\.(\\d+)$', 1)) > {places} "
+                f"OR length(regexp_extract({raw}, '^-?(\\d+)', 1)) > {integer_digits} "
+                f"THEN {_shown(raw)} || ' has more than {places} decimals or {integer_digits} "
+                "digits: it would be rounded' "
+                f"ELSE 'negative amount ' || {_shown(raw)} || '{minimum}' END",
             )
         )
-        fraction = f"coalesce(length(regexp_extract({raw}, '\\.(\\d+)$', 1)), 0)"
-        whole = f"length(regexp_extract({raw}, '^-?(\\d+)', 1))"
-        checks.append(
-            _Check(
-                column.name,
-                f"{present} AND regexp_full_match({raw}, '{_MONEY_PATTERN}') AND "
-                f"({fraction} > {places} OR {whole} > {integer_digits})",
-                f"{_shown(raw)} || ' has more than {places} decimals or {integer_digits} "
-                "digits: it would be rounded'",
-            )
-        )
-        if column.minimum is not None:
-            checks.append(
-                _Check(
-                    column.name,
-                    f"{present} AND regexp_full_match({raw}, '{_MONEY_PATTERN}') AND "
-                    f"TRY_CAST({raw} AS DOUBLE) < {column.minimum}",
-                    f"'negative amount ' || {_shown(raw)} || ' (must be >= {column.minimum:g})'",
-                )
-            )
         typed = f"TRY_CAST(CASE WHEN {empty} THEN NULL ELSE {raw} END AS {STORAGE_TYPES[kind]})"
         return checks, typed
     if kind is ColumnType.INTEGER:
@@ -509,56 +514,30 @@ def _value_checks(table: Table, column: Column, settings: Settings) -> tuple[lis
             )
         )
         return checks, f"TRY_CAST(CASE WHEN {empty} THEN NULL ELSE {raw} END AS DATE)"
-    # Timestamps: ISO-8601; without offset, local time in the company time zone.
-    local = f"replace(regexp_extract({raw}, '{_LOCAL_PART}', 1), 'T', ' ')"
-    offset = f"regexp_extract({raw}, '{_OFFSET_PART}', 1)"
-    offset_minutes = (
-        f"(CASE WHEN {offset} = 'Z' THEN 0 ELSE "
-        f"(CASE WHEN left({offset}, 1) = '-' THEN -1 ELSE 1 END) * "
-        f"(CAST(substr({offset}, 2, 2) AS INTEGER) * 60 + "
-        f"(CASE WHEN length(replace({offset}, ':', '')) = 5 "
-        f"THEN CAST(right({offset}, 2) AS INTEGER) ELSE 0 END)) END)"
-    )
-    local_value = f"TRY_CAST({local} AS TIMESTAMP)"
-    if settings.timezone == "UTC":
-        naive_utc = local_value
-    else:
-        naive_utc = f"timezone('UTC', timezone({_literal(settings.timezone)}, {local_value}))"
-    typed = (
-        f"CASE WHEN {empty} THEN NULL WHEN {offset} = '' THEN {naive_utc} "
-        f"ELSE {local_value} - to_minutes(CAST({offset_minutes} AS BIGINT)) END"
-    )
-    well_formed = f"regexp_full_match({raw}, '{_TIMESTAMP_PATTERN}')"
+    # Timestamps: ISO-8601; without offset, local time in the company time zone. The
+    # connection's TimeZone is the company's while checking, so one cast reads both kinds
+    # (DuckDB's ICU applies the offset when there is one, the zone's rules otherwise).
+    instant = f"timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ))"
+    typed = f"CASE WHEN {empty} THEN NULL ELSE {instant} END"
     checks.append(
         _Check(
             column.name,
-            f"{present} AND NOT {well_formed}",
-            f"{_shown(raw)} || ' is not an ISO-8601 timestamp (2024-03-01, "
-            "2024-03-01T14:05:00 or 2024-03-01T14:05:00+01:00)'",
+            f"{present} AND NOT regexp_full_match({raw}, '{_TIMESTAMP_STRICT}')",
+            f"CASE WHEN NOT regexp_full_match({raw}, '{_TIMESTAMP_PATTERN}') "
+            f"THEN {_shown(raw)} || ' is not an ISO-8601 timestamp (2024-03-01, "
+            "2024-03-01T14:05:00 or 2024-03-01T14:05:00+01:00)' "
+            f"WHEN length(regexp_extract({raw}, '{_FRACTION_PART}', 1)) > {MAX_FRACTION_DIGITS} "
+            f"THEN {_shown(raw)} || ' has more than {MAX_FRACTION_DIGITS} fractional digits "
+            "of a second: it would be truncated' "
+            f"ELSE {_shown(raw)} || ' has an impossible UTC offset' END",
         )
     )
     checks.append(
         _Check(
             column.name,
-            f"{present} AND {well_formed} AND {local_value} IS NULL",
+            f"{present} AND TRY_CAST({raw} AS TIMESTAMPTZ) IS NULL "
+            f"AND regexp_full_match({raw}, '{_TIMESTAMP_STRICT}')",
             f"{_shown(raw)} || ' is an impossible date or time'",
-        )
-    )
-    checks.append(
-        _Check(
-            column.name,
-            f"{present} AND {well_formed} AND "
-            f"length(regexp_extract({raw}, '{_FRACTION_PART}', 1)) > {MAX_FRACTION_DIGITS}",
-            f"{_shown(raw)} || ' has more than {MAX_FRACTION_DIGITS} fractional digits of "
-            "a second: it would be truncated'",
-        )
-    )
-    checks.append(
-        _Check(
-            column.name,
-            f"{present} AND {well_formed} AND {offset} NOT IN ('', 'Z') AND "
-            f"abs({offset_minutes}) > {MAX_UTC_OFFSET_MINUTES}",
-            f"{_shown(raw)} || ' has an impossible UTC offset'",
         )
     )
     return checks, typed
@@ -624,22 +603,27 @@ def _check_rows(
         typed_columns.append(f"{typed} AS {_quote(column.name)}")
     extra = report.extra_columns
     extra_select = "".join(f", {_quote(c)}" for c in extra)
-    con.execute(
-        f"CREATE TEMP TABLE _typed_{name} AS SELECT _record, _line, "
-        f"{', '.join(typed_columns)}{extra_select} FROM _raw_{name}"
-    )
-    # Value checks on the raw text, row checks on typed values, then keys and references.
-    # All value checks in one scan: the reasons are only built for rows that break a rule.
+    # One scan of the text computes the typed values and the value problems together;
+    # a reason is only built for a value that breaks a rule.
     found = ", ".join(
         f"CASE WHEN {c.condition} THEN {{'column_name': {_literal(c.column)}, "
         f"'reason': {c.reason}}} END"
         for c in checks
     )
-    any_broken = " OR ".join(f"({c.condition})" for c in checks) or "false"
+    value_problems = (
+        f"list_filter([{found}], p -> p IS NOT NULL)"
+        if checks
+        else "CAST([] AS STRUCT(column_name VARCHAR, reason VARCHAR)[])"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE _typed_{name} AS SELECT _record, _line, "
+        f"{', '.join(typed_columns)}{extra_select}, {value_problems} AS _value_problems "
+        f"FROM _raw_{name}"
+    )
     problem_queries = [
         "SELECT _record, _line, problem.column_name, problem.reason FROM ("
-        f"SELECT _record, _line, unnest(list_filter([{found}], p -> p IS NOT NULL)) AS problem "
-        f"FROM _raw_{name} WHERE {any_broken})"
+        "SELECT _record, _line, unnest(_value_problems) AS problem "
+        f"FROM _typed_{name} WHERE len(_value_problems) > 0)"
     ]
     problem_queries += [
         f"SELECT _record, _line, {_literal(c.column)}, {c.reason} FROM _typed_{name} t "
@@ -677,19 +661,27 @@ def _check_rows(
         f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_broken_{name}'"
     ).fetchone()[0]  # type: ignore[index]
     broken_select = (
-        f" UNION ALL BY NAME SELECT NULL AS _record, 0 AS _newlines, line, reasons, raw "
-        f"FROM _broken_{name}"
+        f" UNION ALL BY NAME SELECT NULL AS _record, line, reasons, raw FROM _broken_{name}"
         if broken_exists
         else ""
     )
     con.execute(
-        f"CREATE TEMP TABLE _rejects_{name} AS SELECT r._record, r._newlines, r._line AS line, "
+        f"CREATE TEMP TABLE _rejects_{name} AS SELECT r._record, r._line AS line, "
         f"p.reasons, {', '.join('r.' + _quote(c) for c in file_columns)} "
         f"FROM _raw_{name} r JOIN (SELECT _record, string_agg(column_name || ': ' || reason, "
         f"'; ' ORDER BY column_name) AS reasons FROM _problems_{name} GROUP BY _record) p "
         f"USING (_record){broken_select}"
     )
     del raw_columns
+    _drop_work_tables(con, name)
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Free the text and typed copies of a file once its clean rows and rejects are kept:
+    big files must not sit in memory several times."""
+    con.execute(f"DROP VIEW IF EXISTS _raw_{name}")
+    for prefix in ("_typed_", "_read_", "_newlines_", "_bad_"):
+        con.execute(f"DROP TABLE IF EXISTS {prefix}{name}")
 
 
 def _duplicate_query(table: Table) -> str:
