@@ -12,6 +12,7 @@ themselves.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import sqlglot
+from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
 
 from pilotage.contract.schema import TABLE_NAMES, engine_schema
 from pilotage.contract.schema import table as contract_table
@@ -164,6 +167,41 @@ def open_source(
     return from_database_url(db or database_url(), settings)
 
 
+def _flatten_subqueries(backend: Any, *, dialect: str) -> None:
+    """Compile this backend's queries with derived tables rewritten as CTEs.
+
+    Ibis nests one subquery per step of an expression; SQLite's parser has a fixed stack
+    and refuses deep nesting ("parser stack overflow") on attribution and CLV queries.
+    The same query written as a flat list of CTEs parses at constant depth and computes
+    the same rows.
+    """
+    compile_nested = backend.compile
+
+    def compile_flat(expression: Any, *args: Any, **kwargs: Any) -> str:
+        sql = compile_nested(expression, *args, **kwargs)
+        tree = eliminate_subqueries(sqlglot.parse_one(sql, read=dialect))
+        return str(tree.transform(_canonical_instant_literal).sql(dialect=dialect))
+
+    backend.compile = compile_flat
+
+
+# SQLite has no timestamp type: Ibis compares instants as text. Columns are read as
+# 'YYYY-MM-DD HH:MM:SS.SSS' (Source.table) and Ibis' own date arithmetic gives the same
+# shape, but it writes literals as 'YYYY-MM-DD HH:MM:SS', which sorts before the same
+# instant written with '.000': `created_at <= as_of` would miss the row created at
+# as_of. Literals are rewritten to the same fixed width, so text order is time order.
+_INSTANT_LITERAL = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?$")
+
+
+def _canonical_instant_literal(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    if isinstance(node, sqlglot.exp.Literal) and node.is_string:
+        match = _INSTANT_LITERAL.match(node.this)
+        if match:
+            fraction = (match.group(2) or "").ljust(3, "0")[:3]
+            return sqlglot.exp.Literal.string(f"{match.group(1)}.{fraction}")
+    return node
+
+
 def from_database_url(url: str, settings: Settings | None = None) -> Source:
     """The CRM database (tables named as in the contract), queried in place."""
     parsed = urlparse(url)
@@ -177,6 +215,7 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
             elif path.startswith("/"):
                 path = path[1:] or ":memory:"
             backend = ibis.sqlite.connect(path)
+            _flatten_subqueries(backend, dialect="sqlite")
             engine: EngineName = "sqlite"
         elif scheme in ("postgres", "postgresql"):
             backend = ibis.connect(url.replace("postgresql+psycopg://", "postgres://"))
@@ -208,3 +247,116 @@ def company_settings(backend: Any) -> Settings:
         for name, value in zip(frame["name"], frame["value"], strict=True)
     }
     return settings_from_mapping(values, origin="the CRM's settings")
+
+
+# Apache Spark ------------------------------------------------------------------------------
+
+# What a local session needs to stay quick on small data and to read timestamps unshifted.
+# Ibis also sets spark.sql.session.timeZone to UTC when it connects: Spark's TIMESTAMP is
+# then read and written as the UTC wall time, the naive UTC of the engine.
+SPARK_LOCAL_CONFIG: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Parquet timestamps written without a zone (DuckDB's TIMESTAMP) read as TIMESTAMP_NTZ.
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+
+
+def spark_session(
+    master: str = "local[2]",
+    app_name: str = "pilotage",
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """A Spark session for Pilotage (`SPARK_LOCAL_CONFIG` under `config`); the running
+    one if there is one (its settings then stay as they are, apart from the runtime ones
+    set here). Needs pyspark and Java 17."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in {**SPARK_LOCAL_CONFIG, **(config or {})}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def from_spark(
+    session: Any,
+    settings: Settings,
+    tables: Mapping[str, str] | None = None,
+    *,
+    database: str | None = None,
+    description: str = "",
+) -> Source:
+    """A source over contract tables registered in a Spark session.
+
+    By default the tables are the session's temporary views or the current database's
+    tables named as in the contract (`contacts`, `orders`, ...). `database`
+    (`"sales"` or `"catalog.sales"`) reads the contract names in that database instead,
+    and `tables` maps contract names to any other Spark table (`{"orders":
+    "crm.sales.order_lines"}`). Those are exposed to the engine as temporary views named as
+    in the contract, in `session` (use `session.newSession()` to keep them apart).
+    Timestamps must hold UTC instants: `TIMESTAMP` (read in UTC: Ibis sets the session
+    time zone to UTC) or `TIMESTAMP_NTZ` holding the UTC wall time.
+    """
+    names = dict(tables or {})
+    unknown = sorted(set(names) - set(TABLE_NAMES))
+    if unknown:
+        raise SourceError(f"not contract tables: {', '.join(unknown)}")
+    if database is not None:
+        catalog = session.catalog
+        for name in TABLE_NAMES:
+            qualified = f"{database}.{name}"
+            if name not in names and catalog.tableExists(qualified):
+                names[name] = qualified
+    for name, qualified in names.items():
+        session.table(qualified).createOrReplaceTempView(name)
+    backend = ibis.pyspark.connect(session)
+    listed = set(backend.list_tables())
+    present = frozenset(name for name in TABLE_NAMES if name in listed)
+    return Source(backend, "spark", settings, present, description or "spark")
+
+
+def to_spark(source: Source, session: Any, directory: Path) -> Source:
+    """The tables of `source` (any engine), typed, copied into Spark.
+
+    Each present contract table is written once as Parquet into `directory` by the source's
+    engine (DuckDB writes it natively; no row goes through Python) and read by Spark in a
+    session of its own (`session.newSession()`: same cluster, separate temporary views),
+    so several such sources can share one Spark application. `directory` must stay until
+    the source is no longer used, and be visible to the Spark executors.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    own = session.newSession()
+    for name in sorted(source.present_tables):
+        path = directory / f"{name}.parquet"
+        source.backend.to_parquet(source.table(name), path)
+        own.read.parquet(str(path)).createOrReplaceTempView(name)
+    return from_spark(own, source.settings, description=f"{source.description} on spark")
+
+
+def spark_source_from_frames(
+    session: Any,
+    frames: Mapping[str, pd.DataFrame],
+    settings: Settings | None = None,
+    directory: Path | None = None,
+) -> Source:
+    """`from_frames` on Spark (tests and notebooks): the frames typed by DuckDB, then copied
+    into Spark through Parquet files in `directory` (default: a new temporary directory,
+    removed when the process ends)."""
+    if directory is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        directory = Path(tempfile.mkdtemp(prefix="pilotage-spark-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    typed = from_frames(frames, settings)
+    try:
+        return to_spark(typed, session, directory)
+    finally:
+        typed.backend.disconnect()

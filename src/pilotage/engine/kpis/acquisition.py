@@ -1,0 +1,155 @@
+"""Acquisition cost and return (kpis.md, "Acquisition cost and return").
+
+Breakdowns: spend is classified by its own `channel` / `campaign_id`. New customers by
+channel are classified by their acquisition channel (`contacts.channel`, credit 1), as
+kpis.md defines CAC by channel; by campaign they are the attribution credits of the
+model `settings.attribution_model` (attribution.md; `pilotage.attribution.credits`), so
+the `(direct)` share of customers has no campaign spend.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from pilotage.engine.context import (
+    BY_KEYS,
+    BY_VALUE,
+    Dimension,
+    KpiContext,
+    KpiError,
+    additive,
+    finish,
+    keys,
+    ratio,
+    ratio_result,
+    stack,
+)
+from pilotage.engine.conversions import paid_orders, seconds_between
+
+DAY_SECONDS = 86_400.0
+
+
+def spend_rows(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Spend rows booked in a period, with `period` (and `by_value`)."""
+    spend = ctx.table("spend")
+    if by == "owner":
+        raise KpiError("spend has no owner: acquisition KPIs break down by channel or campaign")
+    if by is not None:
+        spend = spend.mutate(**{BY_VALUE: spend[BY_KEYS[by]]})
+    return ctx.bucket_date(spend, "spent_on")
+
+
+def spend_per_period(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    rows = spend_rows(ctx, by)
+    return rows.group_by(keys(by)).aggregate(spend=rows.amount.sum())
+
+
+def acquisition_spend(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    rows = spend_rows(ctx, by)
+    return finish(additive(rows, by, rows.amount.sum()), by)
+
+
+def attributed_customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """`contact_id`, `converted_at`, `credit` (and `by_value`): each customer's conversion
+    and the share of it a channel or campaign gets (1 without breakdown or by channel)."""
+    if by == "owner":
+        raise KpiError("spend has no owner: acquisition KPIs break down by channel or campaign")
+    if by == "campaign":
+        # Imported here: attribution builds on the engine, not the other way round.
+        from pilotage.attribution.credits import credits as attribution_credits
+
+        credits = attribution_credits(
+            ctx.source,
+            ctx.settings.attribution_model,
+            "campaign",
+            periods=list(ctx.periods),
+            as_of=ctx.as_of if ctx.cut_at_as_of else None,
+        )
+        return credits.select(
+            "contact_id",
+            "converted_at",
+            credit=credits.credit.cast("float64"),
+            **{BY_VALUE: credits.campaign_id},
+        )
+    converted = ctx.conversions().mutate(credit=ibis.literal(1.0))
+    return ctx.with_contact_dimension(converted, by)
+
+
+def customers_per_period(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    attributed = ctx.bucket(attributed_customers(ctx, by), "converted_at")
+    return attributed.group_by(keys(by)).aggregate(customers=attributed.credit.sum())
+
+
+def cac_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Per period: `spend` and (attributed) new `customers` (null when absent)."""
+    return stack(
+        [spend_per_period(ctx, by), customers_per_period(ctx, by)],
+        keys(by),
+        ["spend", "customers"],
+    )
+
+
+def cac_value(parts: ir.Table) -> ir.FloatingValue:
+    """CAC from a table with `spend` and `customers` columns (nulls meaning none)."""
+    return ratio(parts.spend.fill_null(0.0), parts.customers.fill_null(0.0))
+
+
+def cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = cac_parts(ctx, by)
+    return ratio_result(parts, by, parts.spend.fill_null(0.0), parts.customers.fill_null(0.0))
+
+
+def order_margin(orders: ir.Table, gross_margin: float) -> ir.FloatingValue:
+    """The order's gross margin: its `margin`, else amount x the gross_margin setting."""
+    return orders.margin.fill_null(orders.amount * gross_margin)
+
+
+def window_value(ctx: KpiContext) -> ir.Table:
+    """Per customer: paid-order `revenue` and `margin` in [converted_at, converted_at + R)."""
+    converted = ctx.conversions()
+    orders = paid_orders(ctx)
+    orders = orders.select(
+        "ordered_at",
+        "amount",
+        order_contact_id=orders.contact_id,
+        order_margin=order_margin(orders, ctx.settings.gross_margin),
+    )
+    window = ctx.settings.revenue_window_days * DAY_SECONDS
+    joined = converted.inner_join(
+        orders,
+        [
+            converted.contact_id == orders.order_contact_id,
+            orders.ordered_at >= converted.converted_at,
+            seconds_between(converted.converted_at, orders.ordered_at) < window,
+        ],
+    )
+    return joined.group_by("contact_id").aggregate(
+        revenue=joined.amount.sum(), margin=joined.order_margin.sum()
+    )
+
+
+def return_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Per period: `spend`, attributed `revenue` A and attributed `margin` (A x m), null
+    when absent."""
+    attributed = ctx.bucket(attributed_customers(ctx, by), "converted_at")
+    value = window_value(ctx)
+    joined = attributed.left_join(value, "contact_id").select(
+        attributed, value.revenue, value.margin
+    )
+    returns = joined.group_by(keys(by)).aggregate(
+        revenue=(joined.credit * joined.revenue.fill_null(0.0)).sum(),
+        margin=(joined.credit * joined.margin.fill_null(0.0)).sum(),
+    )
+    return stack([spend_per_period(ctx, by), returns], keys(by), ["spend", "revenue", "margin"])
+
+
+def roas(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = return_parts(ctx, by)
+    return ratio_result(parts, by, parts.revenue.fill_null(0.0), parts.spend.fill_null(0.0))
+
+
+def roi(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = return_parts(ctx, by)
+    spend = parts.spend.fill_null(0.0)
+    return ratio_result(parts, by, parts.margin.fill_null(0.0) - spend, spend)

@@ -1,0 +1,146 @@
+"""Funnel and conversion KPIs (kpis.md, "Funnel and conversion")."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from pilotage.engine.context import (
+    Dimension,
+    KpiContext,
+    additive,
+    count_if,
+    exact_median,
+    finish,
+    keys,
+    null_float,
+    with_ratio,
+)
+from pilotage.engine.conversions import seconds_between
+
+DAY_SECONDS = 86_400.0
+
+
+def new_leads(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Contacts created in P."""
+    created = ctx.bucket(ctx.contacts(by), "created_at")
+    return finish(additive(created, by, created.count()), by)
+
+
+def leads_assigned(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Contacts created in P that have a sales rep in charge (`owner_id`)."""
+    contacts = ctx.contacts(by)
+    created = ctx.bucket(contacts.filter(contacts.owner_id.notnull()), "created_at")
+    return finish(additive(created, by, created.count()), by)
+
+
+def customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Every customer once: `contact_id`, `converted_at` (and `by_value`)."""
+    return ctx.with_contact_dimension(ctx.conversions(), by)
+
+
+def new_customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Contacts whose (first) conversion is in P; reactivations are not new."""
+    converted = ctx.bucket(customers(ctx, by), "converted_at")
+    return finish(additive(converted, by, converted.count()), by)
+
+
+def _cohort(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:
+    """Contacts created in P with `delay_seconds` = max(0, converted_at - created_at) and
+    `converted_in_window` = converted with a delay < W."""
+    contacts = ctx.contacts(by)
+    if assigned_only:
+        contacts = contacts.filter(contacts.owner_id.notnull())
+    converted = ctx.conversions()
+    joined = contacts.left_join(converted, "contact_id").select(contacts, converted.converted_at)
+    cohort = ctx.bucket(joined, "created_at")
+    seconds = seconds_between(cohort.created_at, cohort.converted_at)
+    delay = ibis.ifelse(seconds < 0, 0.0, seconds)
+    window = ctx.settings.conversion_window_days * DAY_SECONDS
+    in_window = cohort.converted_at.notnull() & (delay < window)
+    return cohort.mutate(delay_seconds=delay, converted_in_window=in_window)
+
+
+def _conversion_rate(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:
+    cohort = _cohort(ctx, by, assigned_only=assigned_only)
+    grouped = cohort.group_by(keys(by)).aggregate(
+        numerator=count_if(cohort.converted_in_window), denominator=cohort.count()
+    )
+    return finish(with_ratio(grouped), by)
+
+
+def lead_conversion_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Share of the contacts created in P that converted within W days."""
+    return _conversion_rate(ctx, by, assigned_only=False)
+
+
+def rep_lead_conversion_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """lead_conversion_rate restricted to contacts with a rep in charge."""
+    return _conversion_rate(ctx, by, assigned_only=True)
+
+
+def median_days_to_convert(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Median conversion delay (days) of the cohort members converted within W."""
+    cohort = _cohort(ctx, by, assigned_only=False)
+    converted = cohort.filter(cohort.converted_in_window).mutate(
+        delay_days=cohort.delay_seconds / DAY_SECONDS
+    )
+    medians = exact_median(converted, keys(by), "delay_days")
+    return finish(medians.mutate(numerator=null_float(), denominator=null_float()), by)
+
+
+def stage_steps(stages: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The funnel's steps: each pair of consecutive stages, then first -> last."""
+    steps = [(index, index + 1) for index in range(len(stages) - 1)]
+    if len(stages) > 2:
+        steps.append((0, len(stages) - 1))
+    return steps
+
+
+def stage_conversion(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Among contacts created in P that reached stage `from`, the share that reached `to`,
+    for every step of the funnel (rows keyed by `stage_from`, `stage_to`).
+
+    A contact reached stage k if it has a change to stage k or any later stage, or, for
+    the last stage, if it converted: its furthest stage index decides every step."""
+    stages = ctx.settings.journey_stages
+    last = len(stages) - 1
+    changes = ctx.table("stage_changes")
+    index = ibis.cases(*[(changes.stage == stage, i) for i, stage in enumerate(stages)])
+    indexed = changes.mutate(stage_index=index)
+    furthest = (
+        indexed.filter(indexed.stage_index.notnull())
+        .group_by("contact_id")
+        .aggregate(furthest_change=indexed.stage_index.max())
+    )
+    contacts = ctx.contacts(by)
+    converted = ctx.conversions()
+    with_changes = contacts.left_join(furthest, "contact_id").select(
+        contacts, furthest.furthest_change
+    )
+    joined = with_changes.left_join(converted, "contact_id").select(
+        with_changes, converted.converted_at
+    )
+    joined = joined.mutate(
+        furthest=ibis.ifelse(
+            joined.converted_at.notnull(), last, joined.furthest_change.fill_null(-1)
+        )
+    )
+    cohort = ctx.bucket(joined, "created_at")
+    reached = cohort.group_by(keys(by)).aggregate(
+        **{f"reached_{k}": count_if(cohort.furthest >= k) for k in range(len(stages))}
+    )
+    steps = []
+    for start, end in stage_steps(stages):
+        step = reached.select(
+            *keys(by),
+            stage_from=ibis.literal(stages[start]),
+            stage_to=ibis.literal(stages[end]),
+            numerator=reached[f"reached_{end}"],
+            denominator=reached[f"reached_{start}"],
+        )
+        steps.append(with_ratio(step))
+    union = steps[0]
+    for step in steps[1:]:
+        union = union.union(step)
+    return finish(union, by, "stage_from", "stage_to")

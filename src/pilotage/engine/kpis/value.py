@@ -1,0 +1,120 @@
+"""Value KPIs (kpis.md, "Value"): revenue, orders, order value, CLV, payback.
+
+Orders are classified by their customer's acquisition channel, campaign or owner (the
+same customers that churn, CAC and ROI break down by), not by where the purchase
+happened. Where kpis.md multiplies by the gross margin m, the orders' own `margin` is used
+when given, else amount x m (data-contract.md, "orders"): with no margins in the data the
+two are the same.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from pilotage.engine.context import (
+    Dimension,
+    KpiContext,
+    additive,
+    finish,
+    keys,
+    ratio,
+    ratio_result,
+    stack,
+)
+from pilotage.engine.conversions import paid_orders
+from pilotage.engine.kpis.acquisition import (
+    cac_value,
+    customers_per_period,
+    order_margin,
+    spend_per_period,
+)
+from pilotage.engine.kpis.attrition import churn_parts
+
+
+def _paid_orders_in_periods(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    orders = paid_orders(ctx)
+    orders = orders.select(
+        "contact_id",
+        "ordered_at",
+        "amount",
+        order_margin=order_margin(orders, ctx.settings.gross_margin),
+    )
+    return ctx.bucket(ctx.with_contact_dimension(orders, by), "ordered_at")
+
+
+def value_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Per period: `revenue`, `orders`, `margin` and `buyers` (customers with a paid order)."""
+    orders = _paid_orders_in_periods(ctx, by)
+    return orders.group_by(keys(by)).aggregate(
+        revenue=orders.amount.sum(),
+        orders=orders.count(),
+        margin=orders.order_margin.sum(),
+        buyers=orders.contact_id.nunique(),
+    )
+
+
+def revenue(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    orders = _paid_orders_in_periods(ctx, by)
+    return finish(additive(orders, by, orders.amount.sum()), by)
+
+
+def orders(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    orders = _paid_orders_in_periods(ctx, by)
+    return finish(additive(orders, by, orders.count()), by)
+
+
+def average_order_value(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = value_parts(ctx, by)
+    return ratio_result(parts, by, parts.revenue, parts.orders)
+
+
+def revenue_per_customer(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = value_parts(ctx, by)
+    return ratio_result(parts, by, parts.revenue, parts.buyers)
+
+
+def _clv_parts(ctx: KpiContext, by: Dimension | None, *, with_cac: bool) -> ir.Table:
+    """Per period: `margin`, `buyers`, `churned`, `base` (and `spend`, `customers`)."""
+    tables = [value_parts(ctx, by), churn_parts(ctx, by)]
+    measures = ["margin", "buyers", "churned", "base"]
+    if with_cac:
+        tables += [spend_per_period(ctx, by), customers_per_period(ctx, by)]
+        measures += ["spend", "customers"]
+    return stack(tables, keys(by), measures)
+
+
+# The composite KPIs are written as expressions over the summed parts, in one projection:
+# each intermediate column would add a level of subquery, and SQLite refuses SQL nested
+# beyond its parser's depth.
+def _margin_per_customer(parts: ir.Table) -> ir.FloatingValue:
+    return ratio(parts.margin.fill_null(0.0), parts.buyers.fill_null(0.0))
+
+
+def _churn(parts: ir.Table) -> ir.FloatingValue:
+    return ratio(parts.churned.fill_null(0.0), parts.base.fill_null(0.0))
+
+
+def _clv(parts: ir.Table) -> ir.FloatingValue:
+    # The formula explodes as churn nears 0: a churn of exactly 0 gives null, small churns
+    # give huge values, on purpose (kpis.md: show the trap, don't hide it).
+    return ratio(_margin_per_customer(parts), _churn(parts))
+
+
+def historical_clv(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """revenue_per_customer x m / customer_churn_rate."""
+    parts = _clv_parts(ctx, by, with_cac=False)
+    return ratio_result(parts, by, _margin_per_customer(parts), _churn(parts))
+
+
+def ltv_to_cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    parts = _clv_parts(ctx, by, with_cac=True)
+    return ratio_result(parts, by, _clv(parts), cac_value(parts))
+
+
+def cac_payback_months(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """cac / (revenue_per_customer / months_in(P) x m)."""
+    parts = _clv_parts(ctx, by, with_cac=True)
+    # Months of each period as a literal CASE on its label (a join would nest deeper).
+    months = ibis.cases(*[(parts.period == p.label, p.months) for p in ctx.periods])
+    return ratio_result(parts, by, cac_value(parts), _margin_per_customer(parts) / months)
