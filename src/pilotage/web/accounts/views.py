@@ -5,17 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import activate
 from django.views.decorators.http import require_POST
 
-from pilotage.web.accounts.selectors import home_summary
-
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html", {"summary": home_summary(request.user)})
+    """The dashboard is everyone's home page."""
+    return redirect("dashboard:dashboard")
 
 
 @require_POST

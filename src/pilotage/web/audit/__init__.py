@@ -1,0 +1,1 @@
+"""The audit log: who changed what, when, and through which door (api, web, import, cli)."""
