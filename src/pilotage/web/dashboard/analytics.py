@@ -1,0 +1,237 @@
+"""The web app's door to the analytical core: the engine's source over the CRM database,
+the company settings, periods, and cached KPI rows.
+
+The engine queries the CRM database in place (`from_database_url`); each server thread
+keeps its own connection (SQLite connections belong to the thread that opened them), and
+a new one is opened when the data version changes (the settings may have changed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from django.db import connections
+
+from pilotage.contract.settings import Settings, SettingsError, settings_from_mapping
+from pilotage.engine.backends import Source, from_database_url
+from pilotage.engine.catalogue import KPIS, Kpi
+from pilotage.engine.compute import KpiRow, Plan, data_span, result_rows
+from pilotage.engine.context import Dimension, KpiContext
+from pilotage.engine.periods import (
+    GRAINS,
+    Grain,
+    Period,
+    local_date,
+    period_containing,
+    periods_between,
+)
+from pilotage.web.dashboard.cache import cached, data_version
+from pilotage.web.dashboard.models import CompanySetting
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_local = threading.local()
+
+
+def engine_database_url() -> str:
+    """The URL of the database Django uses (the test database during tests)."""
+    config = connections["default"].settings_dict
+    name = str(config["NAME"])
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{name}"
+    user = quote(str(config.get("USER") or ""), safe="")
+    password = quote(str(config.get("PASSWORD") or ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = str(config.get("HOST") or "localhost")
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgresql://{credentials}{host}{port}/{quote(name, safe='')}"
+
+
+def engine_source() -> Source:
+    """The engine's source over the CRM database, for this thread and data version."""
+    url = engine_database_url()
+    key = (url, data_version())
+    current = getattr(_local, "source", None)
+    if current is None or current[0] != key:
+        if current is not None:
+            try:
+                current[1].backend.disconnect()
+            except Exception:  # noqa: BLE001 - an old connection that will not close is dropped
+                logger.debug("could not close an engine connection", exc_info=True)
+        _local.source = (key, from_database_url(url, company_settings()))
+    source: Source = _local.source[1]
+    return source
+
+
+_mirror_lock = threading.Lock()
+_mirror: dict[str, Any] = {}
+
+
+def mirror_source() -> Source:
+    """The CRM's contract tables copied into an in-memory DuckDB database, once per data
+    version: the fallback for the few computations whose SQL is too deep for SQLite's
+    parser ("parser stack overflow": attribution, historical CLV)."""
+    import duckdb
+
+    from pilotage.contract.schema import TABLE_NAMES
+    from pilotage.engine.backends import from_duckdb
+
+    source = engine_source()
+    if source.engine != "sqlite":
+        return source
+    key = (engine_database_url(), data_version())
+    with _mirror_lock:
+        if _mirror.get("key") != key:
+            connection = duckdb.connect()
+            connection.execute("SET TimeZone = 'UTC'")
+            for name in TABLE_NAMES:
+                if name not in source.present_tables:
+                    continue
+                frame = source.execute(source.table(name))
+                connection.register("_frame", frame)
+                connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
+                connection.unregister("_frame")
+            _mirror["key"] = key
+            _mirror["source"] = from_duckdb(connection, source.settings, "DuckDB mirror")
+        mirrored: Source = _mirror["source"]
+        return mirrored
+
+
+def run_with_fallback(compute: Callable[[Source], T]) -> T:
+    """`compute(source)` in place, or on the DuckDB mirror when SQLite cannot parse it."""
+    try:
+        return compute(engine_source())
+    except sqlite3.OperationalError as error:
+        if "parser stack overflow" not in str(error):
+            raise
+        return compute(mirror_source())
+
+
+def stored_settings() -> dict[str, Any]:
+    """The settings saved on the settings page, as stored (JSON values)."""
+    return {row.name: json.loads(row.value) for row in CompanySetting.objects.all()}
+
+
+def company_settings() -> Settings:
+    try:
+        return settings_from_mapping(stored_settings(), origin="the CRM's settings")
+    except (SettingsError, ValueError):
+        logger.exception("the stored company settings are invalid; using the defaults")
+        return Settings()
+
+
+def data_bounds() -> tuple[datetime | None, datetime | None]:
+    """The first and last timestamps of the data (naive UTC), cached."""
+    return cached("span", (), lambda: data_span(engine_source()))
+
+
+def as_of_utc() -> datetime:
+    last = data_bounds()[1]
+    return last if last is not None else datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_grain(text: str | None, default: Grain = "month") -> Grain:
+    for grain in GRAINS:
+        if text == grain:
+            return grain
+    return default
+
+
+def period_choices(grain: Grain, settings: Settings | None = None) -> list[Period]:
+    """Every period of `grain` that the data covers, oldest first."""
+    settings = settings or company_settings()
+    first, _last = data_bounds()
+    end_day = local_date(as_of_utc(), settings.timezone)
+    start_day = local_date(first, settings.timezone) if first is not None else end_day
+    return periods_between(min(start_day, end_day), end_day, grain, settings)
+
+
+def resolve_period(grain: Grain, label: str | None, settings: Settings | None = None) -> Period:
+    """The period named `label` at `grain`, else the latest one (the one containing as_of)."""
+    choices = period_choices(grain, settings)
+    for period in choices:
+        if period.label == label:
+            return period
+    return choices[-1]
+
+
+def trailing_periods(period: Period, count: int, settings: Settings) -> list[Period]:
+    """`count` periods of the same grain ending with `period`."""
+    periods = [period]
+    while len(periods) < count:
+        previous_day = date.fromordinal(periods[0].start.toordinal() - 1)
+        periods.insert(0, period_containing(previous_day, period.grain, settings))
+    return periods
+
+
+@dataclass(frozen=True)
+class KpiSeries:
+    """A KPI's rows over a range of periods, or the reason it could not be computed."""
+
+    kpi: Kpi
+    rows: tuple[KpiRow, ...] = ()
+    error: str | None = None
+    by: Dimension | None = None
+
+    def total_rows(self) -> list[KpiRow]:
+        """The rows without breakdown or funnel step."""
+        return [row for row in self.rows if not row.by]
+
+    def rows_for(self, period_label: str) -> list[KpiRow]:
+        return [row for row in self.rows if row.period == period_label]
+
+
+def _plan(source: Source, grain: Grain, first: date, last: date) -> Plan:
+    """compute.plan without its query of the data's span (cached here)."""
+    span_first, _span_last = data_bounds()
+    periods = periods_between(first, last, grain, source.settings)
+    context = KpiContext(source, tuple(periods), as_of_utc())
+    return Plan(context, grain, span_first)
+
+
+def _compute(kpi: Kpi, grain: Grain, first: date, last: date, by: Dimension | None) -> KpiSeries:
+    def run(source: Source) -> list[KpiRow]:
+        computation = _plan(source, grain, first, last)
+        frame = source.execute(kpi.expression(computation.context, by))
+        return result_rows(kpi, frame, computation, by)
+
+    source = engine_source()
+    try:
+        rows = run_with_fallback(run)
+    except Exception as error:  # noqa: BLE001 - one failing KPI must not break a page
+        logger.exception("KPI %s failed on %s", kpi.name, source.engine)
+        return KpiSeries(kpi, (), f"{type(error).__name__}: {error}", by)
+    return KpiSeries(kpi, tuple(rows), None, by)
+
+
+def kpi_series(
+    names: list[str],
+    grain: Grain,
+    first: date,
+    last: date,
+    by: Dimension | None = None,
+) -> dict[str, KpiSeries]:
+    """Each KPI's rows for the periods of `grain` from the one containing `first` to the one
+    containing `last` (cached per data version)."""
+    result: dict[str, KpiSeries] = {}
+    for name in names:
+        kpi = KPIS.get(name)
+        if kpi is None:
+            continue
+        if by is not None and by not in kpi.breakdowns:
+            result[name] = KpiSeries(kpi, (), None, by)
+            continue
+        result[name] = cached(
+            "kpi",
+            (name, grain, first.isoformat(), last.isoformat(), by, company_settings().to_dict()),
+            lambda kpi=kpi: _compute(kpi, grain, first, last, by),  # type: ignore[misc]
+        )
+    return result

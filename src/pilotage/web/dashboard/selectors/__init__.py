@@ -1,0 +1,1 @@
+"""Reads of the web pages, one module per page family."""

@@ -1,0 +1,1 @@
+"""The pages (thin views: reads in selectors, writes in services)."""
