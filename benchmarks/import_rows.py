@@ -59,7 +59,7 @@ def main() -> int:
 
     _empty_tables(connection)
     started = time.perf_counter()
-    report = folder_import(folder=folder, settings=settings)
+    report = folder_import(folder=folder, settings=settings, rescore=False)
     import_seconds = time.perf_counter() - started
     assert report.loaded
     print(
@@ -68,7 +68,7 @@ def main() -> int:
     )
 
     started = time.perf_counter()
-    again = folder_import(folder=folder, settings=settings)
+    again = folder_import(folder=folder, settings=settings, rescore=False)
     reimport_seconds = time.perf_counter() - started
     assert again.changed_rows == 0
     print(

@@ -57,9 +57,11 @@ def test_demo_serves_the_app_and_the_demo_login_works(tmp_path: Path):
         home = opener.open(request)
         page = home.read().decode()
         assert home.status == 200
-        assert "Welcome, demo" in page
-        # The generated company is in the demo database.
-        assert re.search(r'<span class="value">400</span><span class="label">contacts', page)
+        assert home.url == f"{base}/dashboard/"
+        assert "<h1>Dashboard</h1>" in page
+        # The generated company is in the demo database, scored.
+        contacts = opener.open(f"{base}/contacts/").read().decode()
+        assert "c000001" in contacts or "c000400" in contacts
         assert (tmp_path / "demo.db").exists()
         # Served by waitress, a production WSGI server, not Django's runserver.
         assert (

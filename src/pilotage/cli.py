@@ -26,6 +26,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pilotage.commands.generate",
     "pilotage.commands.validate",
     "pilotage.commands.import_data",
+    "pilotage.commands.kpi",
+    "pilotage.commands.attribution",
+    "pilotage.commands.levers",
+    "pilotage.commands.clv",
+    "pilotage.commands.score",
+    "pilotage.commands.train",
+    "pilotage.commands.user",
+    "pilotage.commands.token",
 )
 
 

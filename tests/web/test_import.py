@@ -60,6 +60,9 @@ def load(folder: Path, **options: object):
 def test_import_stores_every_table_exactly(write_folder):
     report = load(write_folder(COMPANY))
     assert report.loaded
+    # The import rescored every contact it brought (scoring.md: an import rescores).
+    assert report.rescored == 3
+    assert report.rescore_error is None
     assert {name: t.inserted for name, t in report.tables.items()} == {
         "reps": 2,
         "campaigns": 1,
@@ -91,6 +94,7 @@ def test_importing_the_same_folder_twice_changes_nothing(write_folder):
     again = load(folder)
     assert again.loaded
     assert again.changed_rows == 0
+    assert again.rescored == 0
     assert all(t.unchanged == t.rows for t in again.tables.values())
     assert snapshot() == before
 

@@ -21,9 +21,10 @@ def test_demo_user_logs_in_and_sees_home(client):
     demo_user_ensure(username="demo", password="demo")
     response = client.post("/login/", {"username": "demo", "password": "demo"})
     assert response.status_code == 302
-    home = client.get("/")
+    home = client.get("/", follow=True)
     assert home.status_code == 200
-    assert "Welcome, demo" in home.content.decode()
+    assert home.redirect_chain[-1][0] == "/dashboard/"
+    assert "<h1>Dashboard</h1>" in home.content.decode()
     assert Profile.objects.get(user__username="demo").role == Role.ADMIN
 
 

@@ -76,11 +76,34 @@ def run_demo(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         console.print("[red]The demo company did not load.[/red]")
         return 1
+    _train_conversion_model(console)
     demo_user_ensure(username=DEMO_USER, password=DEMO_USER)
     if args.no_serve:
         console.print(f"Demo database ready: {demo_database_url()}")
         return 0
     return serve(args.host, args.port, args.threads, login_hint=True)
+
+
+def _train_conversion_model(console: Console) -> None:
+    """Learn the conversion probability from the demo's history, so that prospects are
+    ranked by it; a company too small to learn from keeps its rule scores."""
+    from pilotage.scoring import TrainingRefused, train
+    from pilotage.web.scoring.services import (
+        conversion_model_store,
+        database_source,
+        scores_refresh,
+    )
+
+    source = database_source()
+    try:
+        trained = train(source)
+    except TrainingRefused as refusal:
+        console.print(f"Rule scores only: {refusal}")
+        return
+    conversion_model_store(trained=trained)
+    scores_refresh(everyone=True)
+    auc = trained.report["holdout"].get("roc_auc")
+    console.print(f"Conversion model trained (holdout ROC AUC {auc}).")
 
 
 def run_serve(args: argparse.Namespace) -> int:

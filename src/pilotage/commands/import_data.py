@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         document = validation_document(report.validation, rejects)
         document["loaded"] = report.loaded
         document["seconds"] = round(elapsed, 3)
+        document["rescored"] = report.rescored
+        document["rescore_error"] = report.rescore_error
         document["changes"] = {
             name: {
                 "inserted": t.inserted,
@@ -123,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
             )
         console.print(table)
         if report.loaded:
-            console.print(f"[green]Loaded in {elapsed:.1f} s.[/green]")
+            console.print(
+                f"[green]Loaded in {elapsed:.1f} s[/green]; {report.rescored:,} contacts rescored."
+            )
+            if report.rescore_error:
+                console.print(
+                    f"[yellow]The data is loaded, but rescoring failed ({report.rescore_error})."
+                    "[/yellow] Run `pilotage score` to finish."
+                )
         else:
             console.print(
                 "[red]Nothing was loaded: the database is as it was.[/red] Fix the rows listed "

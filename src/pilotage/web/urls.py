@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from pilotage.web.accounts import views
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", views.set_language, name="set_language"),
     path("healthz", views.health, name="health"),
+    path("", include("pilotage.web.api.urls")),
+    path("", include("pilotage.web.dashboard.urls")),
 ]

@@ -51,6 +51,8 @@ class ImportReport:
     loaded: bool = False
     tables: dict[str, TableImport] = field(default_factory=dict)
     rejects_files: list[Path] = field(default_factory=list)
+    rescored: int = 0
+    rescore_error: str | None = None
 
     @property
     def changed_rows(self) -> int:
@@ -85,8 +87,10 @@ def folder_import(
     allow_rejects: bool = False,
     rejects_dir: Path | None = None,
     progress: Progress | None = None,
+    rescore: bool = True,
 ) -> ImportReport:
-    """Validate `folder` and load it; see the module docstring for the guarantees."""
+    """Validate `folder` and load it; see the module docstring for the guarantees. When
+    rows changed, the contacts concerned are rescored after the load (`rescore`)."""
     validation = validate_folder(folder, settings, existing_ids)
     report = ImportReport(validation)
     for name, table_report in validation.tables.items():
@@ -105,7 +109,27 @@ def folder_import(
         for table in TABLES:
             _upsert_table(validation.connection, table, report.tables[table.name], progress)
     report.loaded = True
+    if report.changed_rows:
+        _after_changes(report, rescore=rescore)
     return report
+
+
+def _after_changes(report: ImportReport, *, rescore: bool) -> None:
+    """What follows a load that changed rows: cached KPI results are stale, and the
+    contacts whose rows changed are rescored (scoring.md: an import rescores them)."""
+    from pilotage.web.dashboard.cache import data_changed
+
+    data_changed()
+    if not rescore:
+        return
+    from pilotage.web.scoring.services import scores_refresh
+
+    try:
+        refresh = scores_refresh()
+    except Exception as error:  # the load is committed: say so, and how to finish
+        report.rescore_error = f"{type(error).__name__}: {error}"
+        return
+    report.rescored = len(refresh.rescored)
 
 
 def _quote(name: str) -> str:
