@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 EXTRAS ?= dev,spark
 
-.PHONY: install demo test lint typecheck pytest pytest-postgres docs lock clean
+.PHONY: install demo test lint typecheck pytest pytest-postgres pytest-spark lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ pytest-postgres: install
 		echo "SKIPPED: the PostgreSQL pass needs PILOTAGE_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres)"; \
 	fi
 
-test: lint typecheck pytest pytest-postgres
+# The KPI suite on Apache Spark (local mode, Java 17): slow to start, so a job of its own.
+pytest-spark: install
+	DATABASE_URL= PILOTAGE_HOME=$$(mktemp -d) $(BIN)/python -m pytest -m spark tests/engine
+
+test: lint typecheck pytest pytest-postgres pytest-spark
 
 lock:
 	rm -rf /tmp/pilotage-lock && $(PYTHON) -m venv /tmp/pilotage-lock

@@ -10,6 +10,10 @@ campaign and channel costs and returns (kpis.md "Acquisition cost and return",
 - `MarkovAttribution`: the exact removal-effect chain, on transition counts.
 """
 
+import sys
+import types
+from typing import Any
+
 from pilotage.attribution.credits import MODELS, Model, credits
 from pilotage.attribution.levers import Lever, LeversResult, levers
 from pilotage.attribution.markov import MarkovAttribution, markov_shares, transition_counts
@@ -45,3 +49,14 @@ __all__ = [
     "touchpoints",
     "transition_counts",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """`pilotage.attribution(source, model="markov")` is `attribute(...)` (interfaces.md),
+    while `pilotage.attribution.credits` and the rest stay reachable as a module."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AttributionResult:
+        return attribute(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
