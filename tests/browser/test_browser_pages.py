@@ -153,7 +153,7 @@ def log_in(page, base: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/dashboard/")
 
 
 def test_every_page_in_the_browser(server, browser):

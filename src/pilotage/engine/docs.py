@@ -13,6 +13,7 @@ from pathlib import Path
 from pilotage.engine.catalogue import CATALOGUE, SECTIONS, Kpi
 from pilotage.engine.context import BY_KEYS
 
+# In a source checkout; `--write` is for developers (an installed package prints).
 DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "kpis.md"
 
 _WINDOWS = {
@@ -44,8 +45,9 @@ def render() -> str:
         "`complete` is false while the period, or the window the KPI needs after it, has "
         "not elapsed at `as_of` (default: the latest timestamp in the data).",
         "",
-        "`expected_wins` and `wins_over_expected` need the conversion model (scoring.md) "
-        "and are not in the catalogue yet.",
+        "`expected_wins` and `wins_over_expected` read the conversion probabilities the "
+        "scoring app stores in the CRM database (scoring.md): on a contract folder, which "
+        "keeps no score history, their values are null and `pilotage kpi` says why.",
         "",
         "| KPI | unit | direction | breakdowns | complete when |",
         "|---|---|---|---|---|",
