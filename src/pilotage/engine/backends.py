@@ -301,7 +301,8 @@ def from_spark(
     "crm.sales.order_lines"}`). Those are exposed to the engine as temporary views named as
     in the contract, in `session` (use `session.newSession()` to keep them apart).
     Timestamps must hold UTC instants: `TIMESTAMP` (read in UTC: Ibis sets the session
-    time zone to UTC) or `TIMESTAMP_NTZ` holding the UTC wall time.
+    time zone to UTC) or `TIMESTAMP_NTZ` holding the UTC wall time. A contract table found
+    nowhere is registered as an empty view.
     """
     names = dict(tables or {})
     unknown = sorted(set(names) - set(TABLE_NAMES))
@@ -316,9 +317,44 @@ def from_spark(
     for name, qualified in names.items():
         session.table(qualified).createOrReplaceTempView(name)
     backend = ibis.pyspark.connect(session)
+    _register_memtables_before_caching(backend)
     listed = set(backend.list_tables())
-    present = frozenset(name for name in TABLE_NAMES if name in listed)
-    return Source(backend, "spark", settings, present, description or "spark")
+    for name in TABLE_NAMES:
+        if name not in listed:
+            # An absent table is an empty view, not an Ibis in-memory table: an expression
+            # built only from in-memory tables has no backend, and Ibis would `cache()` it
+            # in its default DuckDB, out of Spark's reach.
+            columns = ", ".join(
+                f"`{column}` {_SPARK_TYPES[dtype]}" for column, dtype in engine_schema(name).items()
+            )
+            session.createDataFrame([], columns).createOrReplaceTempView(name)
+    return Source(backend, "spark", settings, frozenset(TABLE_NAMES), description or "spark")
+
+
+_SPARK_TYPES = {
+    "string": "STRING",
+    "timestamp": "TIMESTAMP_NTZ",
+    "date": "DATE",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+}
+
+
+def _register_memtables_before_caching(backend: Any) -> None:
+    """Make `expression.cache()` work on expressions that hold in-memory tables.
+
+    Ibis 12's PySpark backend caches with `session.sql(compiled).cache()` without first
+    registering the expression's in-memory tables (the periods, an absent contract table)
+    as temporary views, as `execute` does: Spark then fails with TABLE_OR_VIEW_NOT_FOUND.
+    Running the pre-execute hooks first registers them.
+    """
+    create_cached = backend._create_cached_table
+
+    def create_cached_registered(name: str, expression: Any) -> Any:
+        backend._run_pre_execute_hooks(expression)
+        return create_cached(name, expression)
+
+    backend._create_cached_table = create_cached_registered
 
 
 def to_spark(source: Source, session: Any, directory: Path) -> Source:

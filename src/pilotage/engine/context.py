@@ -20,7 +20,13 @@ import ibis.expr.types as ir
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.conversions import conversions
-from pilotage.engine.periods import Period, local_date, periods_table
+from pilotage.engine.periods import (
+    CASE_PERIODS,
+    Period,
+    label_periods,
+    local_date,
+    periods_table,
+)
 
 Dimension = Literal["channel", "campaign", "owner"]
 DIMENSIONS: tuple[Dimension, ...] = ("channel", "campaign", "owner")
@@ -63,13 +69,22 @@ class KpiContext:
     # engine as temporary tables (Ibis `cache`); `release` drops them.
     materialize: bool = False
     _shared: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+    _tables: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
 
     def shared(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
         """`build()`, computed once per context when `materialize` is set."""
         if not self.materialize:
             return build()
         if name not in self._shared:
-            self._shared[name] = build().cache()
+            table = build()
+            if self.source.engine == "sqlite":
+                # Ibis fills its temporary table from the expression's nested SQL, not
+                # from the flat CTEs this backend compiles queries to (backends,
+                # `_flatten_subqueries`); SQLite plans the deep ones (attribution
+                # credits) ten times slower nested. Cache the flat form.
+                backend = self.source.backend
+                table = backend.sql(backend.compile(table), schema=table.schema())
+            self._shared[name] = table.cache()
         return self._shared[name]
 
     def release(self) -> None:
@@ -87,6 +102,13 @@ class KpiContext:
         return self.source.settings
 
     def table(self, name: str) -> ir.Table:
+        """The contract table `name`, as known at `as_of` (one expression per context:
+        building the typed projection costs more Python time than a small query)."""
+        if name not in self._tables:
+            self._tables[name] = self._table(name)
+        return self._tables[name]
+
+    def _table(self, name: str) -> ir.Table:
         table = self.source.table(name)
         if not self.cut_at_as_of:
             return table
@@ -121,8 +143,10 @@ class KpiContext:
         return periods_table(list(self.periods), inactivity_days=self.settings.inactivity_days)
 
     def bucket(self, table: ir.Table, instant_column: str) -> ir.Table:
-        """Rows of `table` whose instant falls in a period, with `period` attached (a range
-        join; the period's bounds are dropped)."""
+        """Rows of `table` whose instant falls in a period, with `period` attached (a CASE
+        over the bounds for few periods, else a range join; the bounds are dropped)."""
+        if len(self.periods) <= CASE_PERIODS:
+            return label_periods(table, instant_column, self.periods)
         bounds = self.periods_table
         instant = table[instant_column]
         joined = table.inner_join(
@@ -133,6 +157,8 @@ class KpiContext:
 
     def bucket_date(self, table: ir.Table, date_column: str) -> ir.Table:
         """Rows of `table` whose local date falls in a period (dates such as `spent_on`)."""
+        if len(self.periods) <= CASE_PERIODS:
+            return label_periods(table, date_column, self.periods, dates=True)
         bounds = self.periods_table
         day = table[date_column]
         joined = table.inner_join(bounds, [day >= bounds.start_date, day < bounds.end_date])

@@ -10,6 +10,7 @@ across daylight-saving changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -195,10 +196,62 @@ def in_period(instant: ir.TimestampValue, period: Period) -> ir.BooleanValue:
     return (instant >= ibis.literal(period.start_utc)) & (instant < ibis.literal(period.end_utc))
 
 
+# Up to this many periods, a row finds its period with one CASE over the literal bounds:
+# a single pass over the table, several times faster on DuckDB than the range join against
+# the periods table (a sort-based merge join), and nothing to join on SQLite or PostgreSQL.
+# Beyond it (daily periods over years) each row would test too many branches, and the
+# range join is used.
+CASE_PERIODS = 48
+
+
+def period_label(
+    value: ir.Value, periods: Sequence[Period], *, dates: bool = False
+) -> ir.StringValue:
+    """The label of the period `value` falls in (null outside every period): `value` is a
+    naive UTC instant compared with the periods' UTC bounds, or with `dates` a local date
+    compared with their local dates. The same half-open comparisons as the range join."""
+    branches = []
+    for period in periods:
+        if dates:
+            low = ibis.literal(period.start, type="date")
+            high = ibis.literal(period.end, type="date")
+        else:
+            low = ibis.literal(period.start_utc, type="timestamp")
+            high = ibis.literal(period.end_utc, type="timestamp")
+        branches.append(((value >= low) & (value < high), ibis.literal(period.label)))
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
+def label_periods(
+    table: ir.Table, column: str, periods: Sequence[Period], *, dates: bool = False
+) -> ir.Table:
+    """Rows of `table` whose `column` falls in one of (few) `periods`, with the period's
+    label as `period` (see `period_label`)."""
+    labelled = table.mutate(period=period_label(table[column], periods, dates=dates))
+    return labelled.filter(labelled.period.notnull())
+
+
 def bucket(table: ir.Table, instant_column: str, periods: list[Period]) -> ir.Table:
     """Rows of `table` whose `instant_column` falls in one of `periods`, with the period's
-    label and bounds attached (a range join against the small periods table; rows outside
-    every period are left out)."""
+    label and bounds attached (a CASE over the bounds for few periods, else a range join
+    against the small periods table; rows outside every period are left out)."""
+    if len(periods) <= CASE_PERIODS:
+        labelled = label_periods(table, instant_column, periods)
+        label = labelled.period
+
+        def bound(instants: dict[str, datetime]) -> ir.TimestampValue:
+            return ibis.cases(
+                *[
+                    (label == name, ibis.literal(at, type="timestamp"))
+                    for name, at in instants.items()
+                ],
+                else_=ibis.null("timestamp"),
+            )
+
+        return labelled.mutate(
+            period_start=bound({p.label: p.start_utc for p in periods}),
+            period_end=bound({p.label: p.end_utc for p in periods}),
+        )
     bounds = periods_table(periods).select("period", "period_start", "period_end")
     instant = table[instant_column]
     return table.inner_join(

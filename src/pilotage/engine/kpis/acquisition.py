@@ -55,6 +55,12 @@ def attributed_customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     and the share of it a channel or campaign gets (1 without breakdown or by channel)."""
     if by == "owner":
         raise KpiError("spend has no owner: acquisition KPIs break down by channel or campaign")
+    # Shared: by campaign these are the attribution credits, the costliest part of CAC,
+    # ROAS, ROI, LTV/CAC and payback.
+    return ctx.shared(f"attributed_customers:{by}", lambda: _attributed_customers(ctx, by))
+
+
+def _attributed_customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     if by == "campaign":
         # Imported here: attribution builds on the engine, not the other way round.
         from pilotage.attribution.credits import credits as attribution_credits
@@ -106,7 +112,12 @@ def order_margin(orders: ir.Table, gross_margin: float) -> ir.FloatingValue:
 
 
 def window_value(ctx: KpiContext) -> ir.Table:
-    """Per customer: paid-order `revenue` and `margin` in [converted_at, converted_at + R)."""
+    """Per customer: paid-order `revenue` and `margin` in [converted_at, converted_at + R)
+    (shared by ROAS and ROI)."""
+    return ctx.shared("window_value", lambda: _window_value(ctx))
+
+
+def _window_value(ctx: KpiContext) -> ir.Table:
     converted = ctx.conversions()
     orders = paid_orders(ctx)
     orders = orders.select(
@@ -131,7 +142,11 @@ def window_value(ctx: KpiContext) -> ir.Table:
 
 def return_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     """Per period: `spend`, attributed `revenue` A and attributed `margin` (A x m), null
-    when absent."""
+    when absent (shared by ROAS and ROI)."""
+    return ctx.shared(f"return_parts:{by}", lambda: _return_parts(ctx, by))
+
+
+def _return_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     attributed = ctx.bucket(attributed_customers(ctx, by), "converted_at")
     value = window_value(ctx)
     joined = attributed.left_join(value, "contact_id").select(

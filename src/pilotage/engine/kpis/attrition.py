@@ -9,6 +9,8 @@ acquired during P are in neither (ChartMogul's start-of-period convention).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import ibis
 import ibis.expr.types as ir
 
@@ -16,12 +18,14 @@ from pilotage.engine.context import (
     Dimension,
     KpiContext,
     additive,
+    balanced_union,
     count_if,
     finish,
     keys,
     with_ratio,
 )
 from pilotage.engine.conversions import paid_orders, seconds_between
+from pilotage.engine.periods import CASE_PERIODS
 
 DAY_SECONDS = 86_400.0
 
@@ -35,6 +39,8 @@ def _order_activity(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 def _order_members(ctx: KpiContext) -> ir.Table:
     orders = paid_orders(ctx).select("contact_id", "ordered_at")
+    if len(ctx.periods) <= CASE_PERIODS:
+        return _order_members_by_contact(ctx, orders)
     bounds = ctx.periods_table
     at_start = orders.inner_join(
         bounds,
@@ -53,6 +59,37 @@ def _order_members(ctx: KpiContext) -> ir.Table:
     )
     active_at_end = at_end.select("period", "contact_id").distinct().mutate(active_at_end=True)
     return _with_retained(ctx, base, active_at_end, None)
+
+
+def _order_members_by_contact(ctx: KpiContext, orders: ir.Table) -> ir.Table:
+    """`_order_members` for few periods: one group-by of the paid orders per contact, with
+    two conditional aggregates per period (a paid order in [start - D, start), one in
+    [end - D, end)), then one small selection per period of that per-customer table.
+    The range join of orders against periods shifted by D matched each order with every
+    period whose window holds it (D = 365 days covers four quarters) and deduplicated
+    the pairs; this reads each order once."""
+    shift = timedelta(days=ctx.settings.inactivity_days)
+    instant = orders.ordered_at
+
+    def active(at: datetime) -> ir.IntegerValue:
+        since = ibis.literal(at - shift, type="timestamp")
+        until = ibis.literal(at, type="timestamp")
+        return ibis.ifelse((instant >= since) & (instant < until), 1, 0).max()
+
+    flags: dict[str, ir.Value] = {}
+    for index, period in enumerate(ctx.periods):
+        flags[f"at_start_{index}"] = active(period.start_utc)
+        flags[f"at_end_{index}"] = active(period.end_utc)
+    per_customer = orders.group_by("contact_id").aggregate(**flags)
+    members = [
+        per_customer.filter(per_customer[f"at_start_{index}"] == 1).select(
+            period=ibis.literal(period.label),
+            contact_id=per_customer.contact_id,
+            retained=per_customer[f"at_end_{index}"] == 1,
+        )
+        for index, period in enumerate(ctx.periods)
+    ]
+    return balanced_union(members)
 
 
 def _subscription_activity(ctx: KpiContext, by: Dimension | None) -> ir.Table:

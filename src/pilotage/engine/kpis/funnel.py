@@ -6,6 +6,8 @@ import ibis
 import ibis.expr.types as ir
 
 from pilotage.engine.context import (
+    BY_KEYS,
+    BY_VALUE,
     Dimension,
     KpiContext,
     additive,
@@ -45,12 +47,13 @@ def new_customers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     return finish(additive(converted, by, converted.count()), by)
 
 
-def _cohort(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:
-    """Contacts created in P with `delay_seconds` = max(0, converted_at - created_at) and
+def _cohort_members(ctx: KpiContext) -> ir.Table:
+    """Contacts created in a period, once per computation (the funnel and team KPIs and
+    every breakdown read it): `contact_id`, `period`, the breakdown columns, `owner_id`,
+    `converted_at`, `delay_seconds` = max(0, converted_at - created_at) and
     `converted_in_window` = converted with a delay < W."""
-    contacts = ctx.contacts(by)
-    if assigned_only:
-        contacts = contacts.filter(contacts.owner_id.notnull())
+    contacts = ctx.table("contacts")
+    contacts = contacts.select("contact_id", "created_at", *{*BY_KEYS.values(), "owner_id"})
     converted = ctx.conversions()
     joined = contacts.left_join(converted, "contact_id").select(contacts, converted.converted_at)
     cohort = ctx.bucket(joined, "created_at")
@@ -59,6 +62,17 @@ def _cohort(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir
     window = ctx.settings.conversion_window_days * DAY_SECONDS
     in_window = cohort.converted_at.notnull() & (delay < window)
     return cohort.mutate(delay_seconds=delay, converted_in_window=in_window)
+
+
+def _cohort(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:
+    """Contacts created in P (with a rep in charge when `assigned_only`), with `by_value`
+    and the columns of `_cohort_members`."""
+    cohort = ctx.shared("cohort", lambda: _cohort_members(ctx))
+    if assigned_only:
+        cohort = cohort.filter(cohort.owner_id.notnull())
+    if by is not None:
+        cohort = cohort.mutate(**{BY_VALUE: cohort[BY_KEYS[by]]})
+    return cohort
 
 
 def _conversion_rate(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:
@@ -113,20 +127,13 @@ def stage_conversion(ctx: KpiContext, by: Dimension | None) -> ir.Table:
         .group_by("contact_id")
         .aggregate(furthest_change=indexed.stage_index.max())
     )
-    contacts = ctx.contacts(by)
-    converted = ctx.conversions()
-    with_changes = contacts.left_join(furthest, "contact_id").select(
-        contacts, furthest.furthest_change
-    )
-    joined = with_changes.left_join(converted, "contact_id").select(
-        with_changes, converted.converted_at
-    )
-    joined = joined.mutate(
+    members = _cohort(ctx, by, assigned_only=False)
+    joined = members.left_join(furthest, "contact_id").select(members, furthest.furthest_change)
+    cohort = joined.mutate(
         furthest=ibis.ifelse(
             joined.converted_at.notnull(), last, joined.furthest_change.fill_null(-1)
         )
     )
-    cohort = ctx.bucket(joined, "created_at")
     reached = cohort.group_by(keys(by)).aggregate(
         **{f"reached_{k}": count_if(cohort.furthest >= k) for k in range(len(stages))}
     )

@@ -15,9 +15,9 @@ import ibis.expr.types as ir
 from pilotage.engine.context import (
     Dimension,
     KpiContext,
-    additive,
-    finish,
+    as_float,
     keys,
+    null_float,
     ratio,
     ratio_result,
     stack,
@@ -44,7 +44,13 @@ def _paid_orders_in_periods(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 
 def value_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
-    """Per period: `revenue`, `orders`, `margin` and `buyers` (customers with a paid order)."""
+    """Per period: `revenue`, `orders`, `margin` and `buyers` (customers with a paid order),
+    computed once per computation and breakdown (revenue, orders, order value, ARPC and
+    the CLV KPIs read it)."""
+    return ctx.shared(f"value_parts:{by}", lambda: _value_parts(ctx, by))
+
+
+def _value_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     orders = _paid_orders_in_periods(ctx, by)
     return orders.group_by(keys(by)).aggregate(
         revenue=orders.amount.sum(),
@@ -54,14 +60,22 @@ def value_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     )
 
 
+def _additive_part(parts: ir.Table, by: Dimension | None, measure: str) -> ir.Table:
+    """An additive KPI (`additive`: a null sum is 0) from a column of the shared parts."""
+    return parts.select(
+        *keys(by),
+        value=as_float(parts[measure]).fill_null(0.0),
+        numerator=null_float(),
+        denominator=null_float(),
+    )
+
+
 def revenue(ctx: KpiContext, by: Dimension | None) -> ir.Table:
-    orders = _paid_orders_in_periods(ctx, by)
-    return finish(additive(orders, by, orders.amount.sum()), by)
+    return _additive_part(value_parts(ctx, by), by, "revenue")
 
 
 def orders(ctx: KpiContext, by: Dimension | None) -> ir.Table:
-    orders = _paid_orders_in_periods(ctx, by)
-    return finish(additive(orders, by, orders.count()), by)
+    return _additive_part(value_parts(ctx, by), by, "orders")
 
 
 def average_order_value(ctx: KpiContext, by: Dimension | None) -> ir.Table:
@@ -76,6 +90,10 @@ def revenue_per_customer(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 def _clv_parts(ctx: KpiContext, by: Dimension | None, *, with_cac: bool) -> ir.Table:
     """Per period: `margin`, `buyers`, `churned`, `base` (and `spend`, `customers`)."""
+    return ctx.shared(f"clv_parts:{by}:{with_cac}", lambda: _stacked_clv_parts(ctx, by, with_cac))
+
+
+def _stacked_clv_parts(ctx: KpiContext, by: Dimension | None, with_cac: bool) -> ir.Table:
     tables = [value_parts(ctx, by), churn_parts(ctx, by)]
     measures = ["margin", "buyers", "churned", "base"]
     if with_cac:
