@@ -48,6 +48,8 @@ def main() -> None:
         "/team/",
         "/contacts/",
         "/contacts/?stage=sql&sort=name",
+        "/contacts/?sort=-score",
+        "/contacts/?sort=-priority&segment=at_risk&score_min=10",
         f"/contacts/{contact}/",
         "/imports/",
         "/scoring/model/",

@@ -98,3 +98,29 @@ JsonCall = Callable[..., Any]
 
 def post_json(client: Client, path: str, body: Any) -> Any:
     return client.post(path, body, content_type="application/json")
+
+
+def store_score(contact_id: str, *, score: float = 42.5, latest: bool = True) -> Any:
+    """A stored score of `contact_id`, as the scoring app writes it (`contact_scores`)."""
+    from pilotage.web.scoring.models import ContactScore
+
+    return ContactScore.objects.create(
+        contact_id=contact_id,
+        computed_at=T0 + dt.timedelta(hours=1),
+        as_of=T0,
+        model_name="default",
+        model_version="1",
+        score=score,
+        grade="B2",
+        groups={"fit": 15, "engagement": score - 15},
+        rules=[{"group": "fit", "rule": "industry in target", "points": 15}],
+        rfm_r=4,
+        rfm_f=2,
+        rfm_m=3,
+        rfm_segment="promising",
+        conversion_probability=0.123456,
+        priority=61.25,
+        reason="Recent buyer, worth a follow-up",
+        reason_fr="Acheteur récent, à relancer",
+        is_latest=latest,
+    )

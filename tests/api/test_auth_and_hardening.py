@@ -147,8 +147,9 @@ def test_docs_page_loads_nothing_from_outside(company: Company) -> None:
     ("value", "safe"),
     [
         ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
-        ("+1", "'+1"),
+        ("+1 555 0100", "'+1 555 0100"),
         ("-1+2", "'-1+2"),
+        ("-5.00", "-5.00"),  # a plain number, even as text, is not a formula
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),

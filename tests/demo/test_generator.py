@@ -180,6 +180,7 @@ def test_every_table_is_written_with_the_contract_columns(company: Company) -> N
                 assert company.raw[spec.name][column.name].notna().all(), column.name
     settings = load_settings(data_dir=company.folder)
     assert (settings.timezone, settings.currency) == ("Europe/Paris", "EUR")
+    assert settings.gross_margin == 0.38
 
 
 def test_ids_are_unique_and_references_exist(company: Company) -> None:

@@ -14,8 +14,9 @@ from django.db import connection
 from pilotage.cli import main
 from pilotage.contract.schema import TABLES
 from pilotage.contract.settings import Settings
+from pilotage.web.audit.models import AuditEntry
 from pilotage.web.crm.models import Contact, Order
-from pilotage.web.crm.services.importing import folder_import
+from pilotage.web.crm.services.importing import ImportAudit, folder_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -220,3 +221,47 @@ def test_the_command_line_import(write_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "orders.csv:2:amount: negative amount '-5' (must be >= 0)" in err
     assert (tmp_path / "rej" / "orders.csv").exists()
+
+
+def test_the_command_line_import_is_in_the_audit_log(write_folder, tmp_path):
+    folder = write_folder(COMPANY, settings='timezone = "Europe/Paris"\n')
+    assert main(["import", str(folder), "--format", "json"]) == 0
+    entry = AuditEntry.objects.get()
+    assert (entry.door, entry.action, entry.table, entry.user_id) == ("cli", "import", "*", None)
+    assert entry.object_id.startswith(f"pilotage import {folder.resolve()} (system user ")
+    assert entry.changes["contacts"] == {"inserted": 3, "updated": 0}
+    assert entry.changes["orders"]["inserted"] > 0
+    # A refused folder loads nothing and records nothing.
+    assert main(["import", str(write_folder(BAD)), "--rejects", str(tmp_path / "rej")]) == 1
+    assert AuditEntry.objects.count() == 1
+
+
+def test_the_audit_entry_is_rolled_back_with_a_failed_load(write_folder):
+    load(write_folder(COMPANY))
+    changed = dict(COMPANY)
+    changed["contacts"] = COMPANY["contacts"] + "c5,2024-05-01,web,,,,\n"
+    changed["subscriptions"] = COMPANY["subscriptions"] + "boom,c5,2024-05-02,,10,basic\n"
+    _install_failing_trigger()
+    try:
+        with pytest.raises(Exception, match="boom"):
+            load(
+                write_folder(changed),
+                audit=ImportAudit(user=None, door="cli", source="pilotage import test"),
+            )
+    finally:
+        _remove_failing_trigger()
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_first_import_gives_the_crm_its_settings_and_later_ones_do_not(write_folder):
+    from pilotage.web.dashboard.models import CompanySetting
+
+    report = load(write_folder(COMPANY))
+    assert report.settings_adopted
+    assert CompanySetting.objects.get(name="timezone").value == '"Europe/Paris"'
+    later = folder_import(
+        folder=write_folder(COMPANY), settings=Settings(timezone="Asia/Tokyo", gross_margin=0.5)
+    )
+    assert not later.settings_adopted
+    assert CompanySetting.objects.get(name="timezone").value == '"Europe/Paris"'
+    assert not CompanySetting.objects.filter(name="gross_margin").exists()

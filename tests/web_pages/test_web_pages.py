@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 
 from pilotage.engine.backends import from_database_url
 from pilotage.engine.compute import compute_kpis
@@ -24,6 +23,7 @@ PAGES = [
     ("/team/", "Ranking"),
     ("/contacts/", "Customer or prospect"),
     ("/contacts/?sort=name&kind=customer&stage=customer", "Customer or prospect"),
+    ("/contacts/?sort=-priority&segment=champions&score_min=0&score_max=100", "Highest priority"),
     ("/imports/", "Recent imports"),
     ("/scoring/model/", "Check and preview"),
     ("/settings/", "Company settings"),
@@ -31,7 +31,10 @@ PAGES = [
 
 
 def engine_url() -> str:
-    return f"sqlite:///{connection.settings_dict['NAME']}"
+    """The test database as the engine reads it (SQLite or PostgreSQL)."""
+    from pilotage.web.dashboard.analytics import engine_database_url
+
+    return engine_database_url()
 
 
 def test_pages_need_a_login(client):

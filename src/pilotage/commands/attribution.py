@@ -4,7 +4,6 @@ campaign or channel (interfaces.md; attribution.md)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -18,6 +17,7 @@ from pilotage.commands.common import (
     print_json,
     settings_for,
 )
+from pilotage.contract.csv_safety import SafeDictWriter
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import SourceError, open_source
 from pilotage.engine.periods import GRAINS
@@ -123,7 +123,7 @@ def write_csv(result: AttributionResult) -> None:
         "roi",
         "complete",
     ]
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer = SafeDictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in document["rows"]:
         writer.writerow({k: "" if row[k] is None else row[k] for k in columns})

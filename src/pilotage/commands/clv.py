@@ -18,6 +18,7 @@ from pilotage.commands.common import (
     print_json,
     settings_for,
 )
+from pilotage.contract.csv_safety import safe_csv_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,7 +157,7 @@ def run_on_source(
             json.dump(result.to_json(), out, ensure_ascii=False, indent=2)
             out.write("\n")
     elif args.format == "csv":
-        result.customers.to_csv(out, index=False, lineterminator="\n")
+        safe_csv_frame(result.customers).to_csv(out, index=False, lineterminator="\n")
     else:
         out.write(format_table(result))
     return EXIT_OK

@@ -44,7 +44,23 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace, data_dir: Path | None = None) -> Settings:
-    return load_settings(getattr(args, "config", None), data_dir)
+    """The settings a command computes with: `--config FILE`, else the data folder's
+    `pilotage.toml`, else, for the CRM database, the settings saved in it (its settings
+    page, or the first import)."""
+    config = getattr(args, "config", None)
+    if config is not None or data_dir is not None:
+        return load_settings(config, data_dir)
+    from pilotage.engine.backends import SourceError, from_database_url
+    from pilotage.home import database_url
+
+    try:
+        source = from_database_url(getattr(args, "db", None) or database_url())
+    except SourceError:
+        return Settings()  # opening the source again will say what is wrong
+    disconnect = getattr(source.backend, "disconnect", None)
+    if disconnect is not None:
+        disconnect()
+    return source.settings
 
 
 def stdout_is_terminal() -> bool:

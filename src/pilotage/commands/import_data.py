@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import time
 from pathlib import Path
 
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from pilotage.web import setup
 
     setup(args.db)
-    from pilotage.web.crm.services.importing import folder_import, stored_company_settings
+    from pilotage.web.crm.services.importing import (
+        ImportAudit,
+        folder_import,
+        stored_company_settings,
+    )
 
     # A settings file given or in the folder wins; else the CRM's own settings (its time
     # zone reads the folder's naive timestamps).
@@ -65,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = stored_company_settings()
 
+    # The audit log records the load with the rows (no Pilotage user at the command line:
+    # the system account that ran it is named in the entry).
+    audit = ImportAudit(user=None, door="cli", source=f"pilotage import {_who_and_what(args)}")
     started = time.perf_counter()
     rejects_dir = args.rejects or default_rejects_dir(args.folder)
     if stdout_is_terminal() and args.format == "table":
@@ -86,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
                 settings=settings,
                 allow_rejects=args.allow_rejects,
                 progress=progress,
+                audit=audit,
             )
     else:
         report = folder_import(
-            folder=args.folder, settings=settings, allow_rejects=args.allow_rejects
+            folder=args.folder, settings=settings, allow_rejects=args.allow_rejects, audit=audit
         )
     elapsed = time.perf_counter() - started
     rejects = report_problems(report.validation, rejects_dir)
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         document["loaded"] = report.loaded
         document["seconds"] = round(elapsed, 3)
         document["rescored"] = report.rescored
+        document["settings_adopted"] = report.settings_adopted
         document["rescore_error"] = report.rescore_error
         document["changes"] = {
             name: {
@@ -128,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
             console.print(
                 f"[green]Loaded in {elapsed:.1f} s[/green]; {report.rescored:,} contacts rescored."
             )
+            if report.settings_adopted:
+                console.print(
+                    "The CRM had no company settings: it now uses this folder's "
+                    "(time zone, currency, margin, windows); change them on the settings page."
+                )
             if report.rescore_error:
                 console.print(
                     f"[yellow]The data is loaded, but rescoring failed ({report.rescore_error})."
@@ -142,3 +157,11 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"Rejected rows: {path}")
     # With --allow-rejects the user chose to load the good rows: success, rejects listed.
     return 0 if report.loaded else 1
+
+
+def _who_and_what(args: argparse.Namespace) -> str:
+    try:
+        account = getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment
+        account = "unknown"
+    return f"{args.folder.resolve()} (system user {account})"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -22,10 +21,11 @@ from pilotage.commands.common import (
     print_json,
     settings_for,
 )
+from pilotage.contract.csv_safety import SafeWriter
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.catalogue import CATALOGUE, SECTIONS, Kpi, Language, get_kpi
-from pilotage.engine.compute import KpiResult, KpiRow, compute_kpis, kpi_sql
+from pilotage.engine.compute import KpiResult, KpiRow, compute_kpis, kpi_sql, select_kpis
 from pilotage.engine.context import DIMENSIONS, KpiError
 from pilotage.engine.periods import GRAINS
 
@@ -107,7 +107,13 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_USAGE
+    names = [name.strip() for name in args.kpi.split(",") if name.strip()] if args.kpi else None
     if engine == "spark" and not args.show_sql:
+        try:
+            select_kpis(names, args.by)  # a usage error is told before Spark starts
+        except KpiError as error:
+            print(f"pilotage kpi: {error}", file=sys.stderr)
+            return EXIT_BAD_USAGE
         try:
             source = on_spark(source, stack)
         except ImportError:
@@ -133,7 +139,6 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
             )
             print(sql)
             return EXIT_OK
-        names = [name.strip() for name in args.kpi.split(",") if name.strip()] if args.kpi else None
         result = compute_kpis(
             source,
             grain=args.grain,
@@ -151,6 +156,8 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         return EXIT_BAD_USAGE
     for message in result.skipped:
         print(f"pilotage kpi: left out {message}", file=sys.stderr)
+    for message in result.notes:
+        print(f"pilotage kpi: note: {message}", file=sys.stderr)
     if args.format == "json":
         print_json(result.to_dict())
     elif args.format == "csv":
@@ -171,7 +178,7 @@ def on_spark(source: Source, stack: ExitStack) -> Source:
 
 
 def write_csv(result: KpiResult) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = SafeWriter(sys.stdout, lineterminator="\n")
     columns = [
         "kpi",
         "period",
@@ -303,7 +310,7 @@ def print_catalogue(output_format: str, lang: Language) -> None:
         )
         return
     if output_format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = SafeWriter(sys.stdout, lineterminator="\n")
         writer.writerow(["name", "section", "label", "unit", "breakdowns", "window", "formula"])
         for kpi in CATALOGUE:
             writer.writerow(

@@ -4,7 +4,6 @@ each flag (kpis.md, "Recommendations (levers)")."""
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 
@@ -23,6 +22,7 @@ from pilotage.commands.common import (
     print_json,
     settings_for,
 )
+from pilotage.contract.csv_safety import SafeWriter
 from pilotage.engine.backends import SourceError, open_source
 
 EXIT_OK = 0
@@ -138,7 +138,7 @@ def write_csv(result: LeversResult, lang: str) -> None:
         "flag",
         "reason",
     ]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = SafeWriter(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for lever in [*result.channels, *result.campaigns]:
         values = [

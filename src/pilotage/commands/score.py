@@ -6,7 +6,6 @@ stored with their time."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from pilotage.commands.common import (
     print_json,
     settings_for,
 )
+from pilotage.contract.csv_safety import SafeDictWriter
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -115,7 +115,7 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
     flat = [_flat(row) for row in rows]
     if not flat:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]))
+    writer = SafeDictWriter(sys.stdout, fieldnames=list(flat[0]))
     writer.writeheader()
     writer.writerows(flat)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pilotage.contract.csv_safety import neutralised_sql, safe_csv_value, unneutralised_sql
 from pilotage.contract.schema import (
     MONEY_DECIMAL_PLACES,
     MONEY_MAX_DIGITS,
@@ -99,15 +100,27 @@ class Validation:
 
     def write_rejects(self, directory: Path) -> list[Path]:
         """One CSV per table with rejected rows: the original values, the line and the
-        reasons, so the user can fix them and import the file again."""
+        reasons, so the user can fix them and import the file again.
+
+        Safe to open in a spreadsheet (`pilotage.contract.csv_safety`): a text cell that
+        would run as a formula (`=`, `+`, `-`, `@`, tab, CR first, and not a plain number)
+        is written with a leading apostrophe, which the import removes again; numbers
+        such as a negative amount `-5.00` are written as they were."""
         directory.mkdir(parents=True, exist_ok=True)
         written = []
         for name, report in self.tables.items():
             if report.file is None or report.rows == report.good_rows:
                 continue
             path = directory / f"{name}.csv"
+            described = self.connection.execute(f"DESCRIBE _rejects_{name}").fetchall()
+            cells = [
+                (neutralised_sql(_quote(column)) if kind == "VARCHAR" else _quote(column))
+                + f" AS {_quote(safe_csv_value(column))}"
+                for column, kind, *_ in described
+                if column != "_record"
+            ]
             self.connection.execute(
-                f"COPY (SELECT * EXCLUDE (_record) FROM _rejects_{name} "
+                f"COPY (SELECT {', '.join(cells)} FROM _rejects_{name} "
                 f"ORDER BY line) TO '{_sql_path(path)}' (HEADER, DELIMITER ',')"
             )
             written.append(path)
@@ -270,8 +283,12 @@ def _load_raw(validation: Validation, table: Table, path: Path) -> list[str] | N
     if bad_rows:
         line += " + coalesce(b.bad_through, 0) + coalesce(b.newlines_through, 0)"
         joins += f" ASOF LEFT JOIN _bad_{name} b ON r._record > b.good_before"
+    # A cell written `'=...` by Pilotage's safe CSV (a rejects file fixed and imported
+    # again) is read as `=...`: see pilotage.contract.csv_safety.
+    values = ", ".join(f"{unneutralised_sql('r.' + _quote(c))} AS {_quote(c)}" for c in columns)
     con.execute(
-        f"CREATE TEMP VIEW _raw_{name} AS SELECT r.*, {line} AS _line FROM _read_{name} r{joins}"
+        f"CREATE TEMP VIEW _raw_{name} AS SELECT r._record, {values}, {line} AS _line "
+        f"FROM _read_{name} r{joins}"
     )
     if bad_rows:
         # A malformed record's line: its position, plus newlines in the good records and

@@ -36,6 +36,10 @@ DEFAULT_SEED = 7
 CHUNK_SIZE = 25_000
 TIMEZONE = "Europe/Paris"
 CURRENCY = "EUR"
+# The simulated orders carry a margin of 22 % to 55 % of their amount where the margin is
+# known: the company's default for the others is the middle of that range, so that ROI,
+# CLV and payback are computed on margin, not on revenue.
+GROSS_MARGIN = 0.38
 
 Progress = Callable[[int], None]
 
@@ -71,7 +75,7 @@ def generate_company(
     (out / SETTINGS_FILE_NAME).write_text(
         f"# Synthetic company written by `pilotage generate` (seed {seed}, "
         f"{contacts} contacts, history ending {end.isoformat()}).\n"
-        f'timezone = "{TIMEZONE}"\ncurrency = "{CURRENCY}"\n',
+        f'timezone = "{TIMEZONE}"\ncurrency = "{CURRENCY}"\ngross_margin = {GROSS_MARGIN}\n',
         encoding="utf-8",
     )
     company = build_company(contacts, seed, end)

@@ -9,8 +9,9 @@ live here and nowhere else.
 `{"from": "lead", "to": "mql"}` (plus the breakdown, e.g. `"channel": "web"`), one row
 per consecutive pair of `settings.journey_stages` and one for first -> last stage.
 
-`expected_wins` and `wins_over_expected` (kpis.md, "Sales team") need the conversion
-model of scoring.md; they join the catalogue with it.
+`expected_wins` and `wins_over_expected` (kpis.md, "Sales team") read the probabilities
+stored by the scoring app in the CRM database (`kpis.team_expected`); on a source without
+that history their values are null and `note` says why.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Literal
 import ibis.expr.types as ir
 
 from pilotage.contract.settings import Settings
+from pilotage.engine.backends import Source
 from pilotage.engine.context import DIMENSIONS, Dimension, KpiContext, KpiError
-from pilotage.engine.kpis import acquisition, attrition, funnel, team, value
+from pilotage.engine.kpis import acquisition, attrition, funnel, team, team_expected, value
 
 Unit = Literal["count", "money", "rate", "days", "months", "ratio"]
 UNITS: tuple[Unit, ...] = ("count", "money", "rate", "days", "months", "ratio")
@@ -67,6 +69,8 @@ class Kpi:
     build: Builder
     # Keys of `by` besides the breakdown (the funnel step of stage_conversion).
     step_keys: tuple[str, ...] = ()
+    # What a source lacks for this KPI, said to the user next to the (null) values.
+    note: Callable[[Source], str | None] | None = None
 
     def label(self, language: Language) -> str:
         return self.label_fr if language == "fr" else self.label_en
@@ -683,6 +687,49 @@ CATALOGUE: tuple[Kpi, ...] = (
         None,
         "additive",
         team.activities,
+    ),
+    Kpi(
+        "expected_wins",
+        "team",
+        "Expected wins",
+        "Gains attendus",
+        "What the leads a rep was given in the period were worth: the sum of their "
+        "conversion probabilities at assignment (the first score stored within a day of "
+        "their creation). Leads never scored are left out; null when none was scored, or "
+        "when the source keeps no score history (a contract folder).",
+        "Ce que valaient les prospects attribués dans la période : la somme de leurs "
+        "probabilités de conversion à l'attribution (premier score enregistré dans le jour "
+        "suivant leur création). Les prospects jamais notés sont exclus ; nul si aucun ne "
+        "l'a été, ou si la source ne garde pas d'historique des scores (un dossier).",
+        "sum(p at assignment of the scored contacts created in P)",
+        "count",
+        None,
+        REPS,
+        "conversion",
+        "statistic",
+        team_expected.expected_wins,
+        note=team_expected.history_note,
+    ),
+    Kpi(
+        "wins_over_expected",
+        "team",
+        "Wins over expected",
+        "Gains au-delà des attentes",
+        "Scored leads of the period converted within the window W, minus expected wins: "
+        "positive when a rep did better than the quality of its leads predicted. Final "
+        "once P.end + W has passed; null when no lead was scored.",
+        "Prospects notés de la période convertis dans la fenêtre W, moins les gains "
+        "attendus : positif quand le commercial a fait mieux que ce que la qualité de ses "
+        "prospects laissait prévoir. Définitif une fois P.fin + W passé ; nul si aucun "
+        "prospect n'a été noté.",
+        "count(scored, created in P, max(0, converted_at - created_at) < W) - expected_wins(P)",
+        "count",
+        True,
+        REPS,
+        "conversion",
+        "statistic",
+        team_expected.wins_over_expected,
+        note=team_expected.history_note,
     ),
 )
 

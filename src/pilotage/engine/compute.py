@@ -17,7 +17,6 @@ Conventions where the specification leaves a choice:
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -71,6 +70,8 @@ class KpiResult:
     rows: tuple[KpiRow, ...]
     # KPIs left out because they have no such breakdown (when all KPIs were asked).
     skipped: tuple[str, ...] = ()
+    # What the source lacks for some KPIs (their values are null), e.g. a score history.
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The `kpi` JSON document of interfaces.md."""
@@ -293,6 +294,7 @@ def compute_kpis(
         settings=context.settings,
         rows=tuple(rows),
         skipped=tuple(skipped),
+        notes=tuple(dict.fromkeys(n for kpi in chosen if kpi.note and (n := kpi.note(source)))),
     )
 
 
@@ -418,10 +420,9 @@ def kpi_sql(
     computation = plan(source, grain, start, end, as_of)
     expression = kpi.expression(computation.context, by)
     if dialect in ("spark", "pyspark"):
-        if importlib.util.find_spec("pyspark") is not None:
-            return str(ibis.to_sql(expression, dialect="pyspark"))
-        # Ibis' Spark compiler needs pyspark installed; without it, the DuckDB SQL is
-        # translated by sqlglot (the library Ibis compiles with) into Spark SQL.
+        # Ibis' Spark compiler needs a live Spark session for some literals; printing the
+        # SQL should not start one: the DuckDB SQL is translated by sqlglot (the library
+        # Ibis compiles with) into Spark SQL.
         duckdb_sql = str(ibis.to_sql(expression, dialect="duckdb"))
         return ";\n".join(sqlglot.transpile(duckdb_sql, read="duckdb", write="spark", pretty=True))
     return str(ibis.to_sql(expression, dialect=dialect))

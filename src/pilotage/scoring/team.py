@@ -77,7 +77,8 @@ def expected_wins(
         pd.to_datetime(converted["converted_at"]).to_numpy(),
         index=converted["contact_id"].astype(str).to_numpy(),
     )
-    contacts["converted_at"] = contacts["contact_id"].map(converted_at)
+    # reindex, not map: mapping through an empty Series of instants fails in pandas.
+    contacts["converted_at"] = converted_at.reindex(contacts["contact_id"].to_numpy()).to_numpy()
     contacts["probability"] = _probability_at_assignment(contacts, history, grace_days)
     delay = (contacts["converted_at"] - contacts["created_at"]).dt.total_seconds().clip(lower=0)
     contacts["won"] = delay.notna() & (delay < window * 86_400.0)

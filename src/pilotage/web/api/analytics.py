@@ -2,16 +2,15 @@
 
 The engines live outside Django (`pilotage.engine`, `pilotage.attribution`) and are run on
 the CRM database itself (`from_database_url`), exactly as `pilotage kpi --db ...` does;
-the documents are the commands' `--format json` documents. Imports are lazy: the API
-starts even when an engine is not installed, and that endpoint answers 503.
+the documents are the commands' `--format json` documents. The engines are imported
+when first used, so that the API starts without loading them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from django.db import connection
@@ -33,13 +32,6 @@ def crm_database_url() -> str:
         port = f":{config['PORT']}" if config.get("PORT") else ""
         return f"postgresql://{credentials}{host}{port}/{quote(str(config['NAME']), safe='')}"
     raise ApiError(503, "unavailable", f"analytics do not run on {connection.vendor}")
-
-
-def _engine(module: str, name: str) -> Callable[..., Any]:
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        raise ApiError(503, "not_available", f"{module}.{name} is not installed") from None
 
 
 def company_settings() -> Settings:
@@ -95,13 +87,21 @@ def kpis_document(
     kpi: str | None,
     as_of: str | None,
 ) -> dict[str, Any]:
-    compute_kpis = _engine("pilotage.engine.compute", "compute_kpis")
+    from pilotage.engine.compute import compute_kpis
+
     names = [n.strip() for n in kpi.split(",") if n.strip()] if kpi else None
     settings = company_settings()
     instant = _as_of(as_of, settings)
     return _run(
         lambda source: compute_kpis(
-            source, grain=grain, start=start, end=end, by=by, kpis=names, as_of=instant
+            source,
+            # The engine checks the grain and the breakdown and names the allowed ones.
+            grain=cast(Any, grain),
+            start=start,
+            end=end,
+            by=cast(Any, by),
+            kpis=names,
+            as_of=instant,
         )
     )
 
@@ -115,15 +115,16 @@ def attribution_document(
     end: dt.date | None,
     as_of: str | None,
 ) -> dict[str, Any]:
-    attribute = _engine("pilotage.attribution", "attribute")
+    from pilotage.attribution import attribute
+
     settings = company_settings()
     instant = _as_of(as_of, settings)
     return _run(
         lambda source: attribute(
             source,
             model=model or settings.attribution_model,
-            by=by,
-            grain=grain,
+            by=cast(Any, by),
+            grain=cast(Any, grain),
             start=start,
             end=end,
             as_of=instant,
@@ -134,7 +135,8 @@ def attribution_document(
 def levers_document(
     *, start: dt.date | None, end: dt.date | None, as_of: str | None, model: str | None
 ) -> dict[str, Any]:
-    levers = _engine("pilotage.attribution", "levers")
+    from pilotage.attribution import levers
+
     settings = company_settings()
     instant = _as_of(as_of, settings)
     if start is not None and end is not None and end < start:
@@ -143,12 +145,16 @@ def levers_document(
 
 
 def contact_score_document(*, contact_id: str) -> dict[str, Any]:
-    """The scoring app's document for one contact (`pilotage.web.scoring`)."""
-    contact_score = _engine("pilotage.web.scoring.selectors", "contact_score")
-    try:
-        document = contact_score(contact_id=contact_id)
-    except (ValueError, LookupError) as error:
-        raise ApiError(422, "invalid_parameter", str(error)) from None
+    """The latest stored score of one contact (`pilotage.web.scoring`); the caller has
+    checked that the user may see the contact."""
+    from pilotage.web.scoring.selectors import contact_score
+
+    document = contact_score(contact_id=contact_id)
     if document is None:
-        raise ApiError(404, "not_found", "this contact has no score yet")
-    return dict(document)
+        raise ApiError(
+            404,
+            "not_scored",
+            f"contact {contact_id!r} is not scored yet: scores are computed after an import "
+            "or a change, and by `pilotage score`",
+        )
+    return document

@@ -24,12 +24,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from pilotage.contract.schema import TABLES_BY_NAME, ColumnType
 from pilotage.web.api.models import ImportJob, JobStatus
-from pilotage.web.audit.services import audit_record_import
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +249,7 @@ def import_job_progress(job: ImportJob) -> dict[str, Any]:
 
 def _run_job(job_id: str, stored: Path, kind: Kind, table: str | None) -> None:
     from pilotage.contract.settings import SettingsError, load_settings
-    from pilotage.web.crm.services.importing import folder_import
+    from pilotage.web.crm.services.importing import ImportAudit, folder_import
 
     work = stored.parent
     try:
@@ -278,25 +277,17 @@ def _run_job(job_id: str, stored: Path, kind: Kind, table: str | None) -> None:
                 24 * 3600,
             )
 
-        user = job.user
-        with transaction.atomic():
-            report = folder_import(
-                folder=folder,
-                settings=company_settings,
-                allow_rejects=job.allow_rejects,
-                progress=progress,
-            )
-            if report.loaded:
-                audit_record_import(
-                    user=user,
-                    door="import",
-                    source=f"import job {job_id} ({job.file_name})",
-                    counts={
-                        name: {"inserted": t.inserted, "updated": t.updated}
-                        for name, t in report.tables.items()
-                        if t.inserted or t.updated
-                    },
-                )
+        # The audit entry is written in the load's transaction; the rescoring that follows
+        # runs after the commit, so that the engine's own connection sees the new rows.
+        report = folder_import(
+            folder=folder,
+            settings=company_settings,
+            allow_rejects=job.allow_rejects,
+            progress=progress,
+            audit=ImportAudit(
+                user=job.user, door="import", source=f"import job {job_id} ({job.file_name})"
+            ),
+        )
         problems = report.validation.problems
         job.tables = {
             name: {

@@ -187,5 +187,33 @@ class AnalyticsOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ScoreRuleOut(BaseModel):
+    group: str
+    rule: str
+    points: float
+
+
+class RfmOut(BaseModel):
+    r: int
+    f: int | None
+    m: int | None
+    segment: str | None
+
+
 class ScoreOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """interfaces.md's `score` row of the contact's latest stored score, with when and with
+    which rule model it was computed."""
+
+    contact_id: str
+    score: float
+    grade: str | None
+    groups: dict[str, float | None]
+    rules: list[ScoreRuleOut]
+    rfm: RfmOut | None
+    conversion_probability: float | None
+    priority: float
+    reason: str
+    as_of: dt.datetime
+    computed_at: dt.datetime
+    model: str
+    model_version: str

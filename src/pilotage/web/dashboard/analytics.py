@@ -4,18 +4,18 @@ the company settings, periods, and cached KPI rows.
 The engine queries the CRM database in place (`from_database_url`); each server thread
 keeps its own connection (SQLite connections belong to the thread that opened them), and
 a new one is opened when the data version changes (the settings may have changed).
+Everything runs in the database, SQLite included: the engine compiles its queries with
+CTEs, which SQLite parses however deep the computation (`backends._flatten_subqueries`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from django.db import connections
@@ -37,7 +37,6 @@ from pilotage.web.dashboard.cache import cached, data_version
 from pilotage.web.dashboard.models import CompanySetting
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 _local = threading.local()
 
 
@@ -69,50 +68,6 @@ def engine_source() -> Source:
         _local.source = (key, from_database_url(url, company_settings()))
     source: Source = _local.source[1]
     return source
-
-
-_mirror_lock = threading.Lock()
-_mirror: dict[str, Any] = {}
-
-
-def mirror_source() -> Source:
-    """The CRM's contract tables copied into an in-memory DuckDB database, once per data
-    version: the fallback for the few computations whose SQL is too deep for SQLite's
-    parser ("parser stack overflow": attribution, historical CLV)."""
-    import duckdb
-
-    from pilotage.contract.schema import TABLE_NAMES
-    from pilotage.engine.backends import from_duckdb
-
-    source = engine_source()
-    if source.engine != "sqlite":
-        return source
-    key = (engine_database_url(), data_version())
-    with _mirror_lock:
-        if _mirror.get("key") != key:
-            connection = duckdb.connect()
-            connection.execute("SET TimeZone = 'UTC'")
-            for name in TABLE_NAMES:
-                if name not in source.present_tables:
-                    continue
-                frame = source.execute(source.table(name))
-                connection.register("_frame", frame)
-                connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')
-                connection.unregister("_frame")
-            _mirror["key"] = key
-            _mirror["source"] = from_duckdb(connection, source.settings, "DuckDB mirror")
-        mirrored: Source = _mirror["source"]
-        return mirrored
-
-
-def run_with_fallback(compute: Callable[[Source], T]) -> T:
-    """`compute(source)` in place, or on the DuckDB mirror when SQLite cannot parse it."""
-    try:
-        return compute(engine_source())
-    except sqlite3.OperationalError as error:
-        if "parser stack overflow" not in str(error):
-            raise
-        return compute(mirror_source())
 
 
 def stored_settings() -> dict[str, Any]:
@@ -205,7 +160,7 @@ def _compute(kpi: Kpi, grain: Grain, first: date, last: date, by: Dimension | No
 
     source = engine_source()
     try:
-        rows = run_with_fallback(run)
+        rows = run(source)
     except Exception as error:  # noqa: BLE001 - one failing KPI must not break a page
         logger.exception("KPI %s failed on %s", kpi.name, source.engine)
         return KpiSeries(kpi, (), f"{type(error).__name__}: {error}", by)

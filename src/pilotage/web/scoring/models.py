@@ -46,6 +46,17 @@ class ContactScore(models.Model):
         indexes = [
             models.Index(fields=["contact", "-computed_at"], name="contact_score_history"),
             models.Index(fields=["is_latest", "-priority"], name="contact_score_priority"),
+            # The contacts list sorted by score or priority, keyset-paged on (value, id).
+            models.Index(
+                fields=["-score", "-contact"],
+                condition=Q(is_latest=True),
+                name="latest_score_order",
+            ),
+            models.Index(
+                fields=["-priority", "-contact"],
+                condition=Q(is_latest=True),
+                name="latest_priority_order",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

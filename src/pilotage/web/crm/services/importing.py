@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from django.db import connection, transaction
@@ -26,6 +27,7 @@ from django.db import connection, transaction
 from pilotage.contract.schema import TABLES, ColumnType, Table
 from pilotage.contract.settings import Settings, settings_from_mapping
 from pilotage.contract.validation import Validation, validate_folder
+from pilotage.web.audit.services import Door, audit_record_import
 
 BATCH_ROWS = 50_000
 
@@ -45,6 +47,16 @@ class TableImport:
         return self.rows - self.rejected - self.inserted - self.updated
 
 
+@dataclass(frozen=True)
+class ImportAudit:
+    """Who loads what, through which door: recorded in the audit log in the load's own
+    transaction (`audit_record_import`), so the log has an entry iff the rows are in."""
+
+    user: Any  # the Pilotage user, or None (the command line)
+    door: Door
+    source: str  # what was imported: "import job <id> (<file>)", "pilotage import <dir>"
+
+
 @dataclass
 class ImportReport:
     validation: Validation
@@ -53,6 +65,7 @@ class ImportReport:
     rejects_files: list[Path] = field(default_factory=list)
     rescored: int = 0
     rescore_error: str | None = None
+    settings_adopted: bool = False
 
     @property
     def changed_rows(self) -> int:
@@ -88,9 +101,11 @@ def folder_import(
     rejects_dir: Path | None = None,
     progress: Progress | None = None,
     rescore: bool = True,
+    audit: ImportAudit | None = None,
 ) -> ImportReport:
-    """Validate `folder` and load it; see the module docstring for the guarantees. When
-    rows changed, the contacts concerned are rescored after the load (`rescore`)."""
+    """Validate `folder` and load it; see the module docstring for the guarantees. A load
+    is recorded in the audit log (`audit`) in the same transaction. When rows changed, the
+    contacts concerned are rescored after the load is committed (`rescore`)."""
     validation = validate_folder(folder, settings, existing_ids)
     report = ImportReport(validation)
     for name, table_report in validation.tables.items():
@@ -108,10 +123,35 @@ def folder_import(
     with transaction.atomic():
         for table in TABLES:
             _upsert_table(validation.connection, table, report.tables[table.name], progress)
+        if audit is not None:
+            audit_record_import(
+                user=audit.user,
+                door=audit.door,
+                source=audit.source,
+                counts={
+                    name: {"inserted": t.inserted, "updated": t.updated}
+                    for name, t in report.tables.items()
+                    if t.inserted or t.updated
+                },
+            )
     report.loaded = True
     if report.changed_rows:
         _after_changes(report, rescore=rescore)
     return report
+
+
+def _adopt_folder_settings(report: ImportReport) -> None:
+    """A first import gives the CRM its company settings: the folder's time zone read its
+    timestamps, and its margin and windows are the company's. Once the CRM has settings
+    (the settings page, or an earlier import), an import never changes them."""
+    from pilotage.web.dashboard.models import CompanySetting
+    from pilotage.web.dashboard.services import company_settings_save
+
+    chosen = report.validation.settings
+    if chosen == Settings() or CompanySetting.objects.exists():
+        return
+    company_settings_save(values=chosen.to_dict())
+    report.settings_adopted = True
 
 
 def _after_changes(report: ImportReport, *, rescore: bool) -> None:
@@ -119,6 +159,7 @@ def _after_changes(report: ImportReport, *, rescore: bool) -> None:
     contacts whose rows changed are rescored (scoring.md: an import rescores them)."""
     from pilotage.web.dashboard.cache import data_changed
 
+    _adopt_folder_settings(report)
     data_changed()
     if not rescore:
         return

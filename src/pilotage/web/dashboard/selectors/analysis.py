@@ -24,7 +24,6 @@ from pilotage.web.dashboard.analytics import (
     engine_source,
     kpi_series,
     resolve_period,
-    run_with_fallback,
     trailing_periods,
 )
 from pilotage.web.dashboard.cache import cached
@@ -263,9 +262,7 @@ def customer_value_predictions() -> pd.DataFrame | None:
 
         end = as_of_utc().date()
         try:
-            result = run_with_fallback(
-                lambda source: clv_analysis(source, calibration_end=end, unit="week", model="all")
-            )
+            result = clv_analysis(engine_source(), calibration_end=end, unit="week", model="all")
         except (ValueError, ConvergenceError):
             return None
         frame = result.customers[["contact_id", "p_alive", "clv", "frequency", "T", "recency"]]
@@ -374,16 +371,8 @@ def acquisition(grain: Grain, period_label: str | None, model: str) -> Acquisiti
 
     def table(by: Literal["channel", "campaign"]) -> list[AcquisitionRow]:
         def compute() -> list[AcquisitionRow]:
-            result = run_with_fallback(
-                lambda source: attribute(
-                    source,
-                    model,
-                    by,
-                    grain,
-                    period.start,
-                    period.start,
-                    as_of_utc(),
-                )
+            result = attribute(
+                engine_source(), model, by, grain, period.start, period.start, as_of_utc()
             )
             rows = []
             for row in result.rows:
@@ -410,9 +399,7 @@ def acquisition(grain: Grain, period_label: str | None, model: str) -> Acquisiti
 
     def compute_levers() -> LeversResult | None:
         last_day = period.end - timedelta(days=1)
-        return run_with_fallback(
-            lambda source: levers(source, period.start, last_day, as_of_utc(), model)
-        )
+        return levers(engine_source(), period.start, last_day, as_of_utc(), model)
 
     result = cached("levers", (model, grain, period.label), compute_levers)
     return Acquisition(

@@ -5,24 +5,43 @@ time, or name, then contact_id), no OFFSET and no COUNT(*) of the whole table (a
 count answers "1,000+"), filters that use the contacts' indexes (owner, channel,
 created_at), and the current stage as a correlated subquery on the stage changes'
 (contact_id, stage, changed_at) index.
+
+Sorting by score or priority, and filtering by RFM segment or score range, read the
+scoring app's stored latest scores (`contact_scores`, `is_latest`): one join, keyset
+paging on (score, contact_id) or (priority, contact_id), highest first, on the partial
+indexes of the latest scores. Contacts never scored are not in those lists.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models import (
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
+from pilotage.scoring.rfm import OTHERS
+from pilotage.scoring.rfm import SEGMENTS as RFM_SEGMENTS
 from pilotage.web.crm.models import Contact, Deal, Interaction, Order, StageChange, Subscription
 from pilotage.web.dashboard.analytics import as_of_utc, company_settings, engine_source
 from pilotage.web.dashboard.cache import cached
 from pilotage.web.dashboard.selectors.analysis import customer_value_predictions
+from pilotage.web.scoring.models import ContactScore
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
@@ -30,7 +49,20 @@ SORTS = {
     "-created": (("-created_at", "-contact_id"), ("created_at", "contact_id")),
     "created": (("created_at", "contact_id"), ("created_at", "contact_id")),
     "name": (("sort_name", "contact_id"), ("sort_name", "contact_id")),
+    "-score": (("-score_now", "-contact_id"), ("score_now", "contact_id")),
+    "-priority": (("-priority_now", "-contact_id"), ("priority_now", "contact_id")),
 }
+SCORE_SORTS = ("-score", "-priority")
+SEGMENTS = (*(segment[0] for segment in RFM_SEGMENTS), OTHERS)
+
+
+def _score_bound(text: str) -> str:
+    """A score bound from the query string ("" when absent or not a number)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return ""
+    return text.strip() if value == value and abs(value) < 1e9 else ""
 
 
 @dataclass(frozen=True)
@@ -40,8 +72,16 @@ class ContactFilters:
     owner: str = ""
     channel: str = ""
     kind: str = ""  # "customer", "prospect" or ""
+    segment: str = ""  # an RFM segment of the latest score
+    score_min: str = ""  # bounds of the latest score, inclusive
+    score_max: str = ""
     sort: str = "-created"
     cursor: str = ""
+
+    @property
+    def by_score(self) -> bool:
+        """Whether the list reads the stored latest scores (a join on contact_scores)."""
+        return bool(self.sort in SCORE_SORTS or self.segment or self.score_min or self.score_max)
 
     @classmethod
     def from_query(cls, params: Any) -> ContactFilters:
@@ -52,6 +92,9 @@ class ContactFilters:
             owner=params.get("owner", ""),
             channel=params.get("channel", ""),
             kind=params.get("kind", "") if params.get("kind") in ("customer", "prospect") else "",
+            segment=params.get("segment", "") if params.get("segment") in SEGMENTS else "",
+            score_min=_score_bound(params.get("score_min", "")),
+            score_max=_score_bound(params.get("score_max", "")),
             sort=sort if sort in SORTS else "-created",
             cursor=params.get("cursor", ""),
         )
@@ -65,6 +108,9 @@ class ContactFilters:
             "owner": self.owner,
             "channel": self.channel,
             "kind": self.kind,
+            "segment": self.segment,
+            "score_min": self.score_min,
+            "score_max": self.score_max,
             "sort": self.sort,
         }
         values.update(changes)
@@ -82,6 +128,10 @@ class ContactLine:
     stage: str
     created_at: datetime
     is_customer: bool
+    score: float | None = None
+    grade: str | None = None
+    priority: float | None = None
+    segment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +195,32 @@ def contact_page(contacts: QuerySet[Contact], filters: ContactFilters) -> Contac
     order, keys = SORTS[filters.sort]
     if filters.sort == "name":
         qs = qs.annotate(sort_name=Coalesce("name", Value(""), output_field=TextField()))
+    if filters.by_score:
+        # One join on the latest score, all its conditions in one filter() (one join).
+        latest: dict[str, Any] = {"scores__is_latest": True}
+        if filters.segment:
+            latest["scores__rfm_segment"] = filters.segment
+        if filters.score_min:
+            latest["scores__score__gte"] = float(filters.score_min)
+        if filters.score_max:
+            latest["scores__score__lte"] = float(filters.score_max)
+        qs = qs.filter(**latest).annotate(
+            score_now=F("scores__score"), priority_now=F("scores__priority")
+        )
     values = _decode(filters.cursor) if filters.cursor else None
     if values is not None:
         first_key, id_key = keys
         first_value: Any = values[0]
         if first_key == "created_at":
-            first_value = datetime.fromisoformat(first_value)
+            try:
+                first_value = datetime.fromisoformat(first_value)
+            except (TypeError, ValueError):
+                values = None
+        elif first_key in ("score_now", "priority_now") and not isinstance(
+            first_value, int | float
+        ):
+            values = None
+    if values is not None:
         descending = order[0].startswith("-")
         op = "lt" if descending else "gt"
         qs = qs.filter(
@@ -171,6 +241,7 @@ def contact_page(contacts: QuerySet[Contact], filters: ContactFilters) -> Contac
             "created_at",
             "customer",
             *(["sort_name"] if filters.sort == "name" else []),
+            *(["score_now", "priority_now"] if filters.by_score else []),
         )[: PAGE_SIZE + 1]
     )
     more = len(rows) > PAGE_SIZE
@@ -184,6 +255,12 @@ def contact_page(contacts: QuerySet[Contact], filters: ContactFilters) -> Contac
     else:
         counted = qs.values("pk")[: COUNT_CAP + 1].count() if more else len(rows)
         count_text = f"{COUNT_CAP:,}+" if counted > COUNT_CAP else f"{counted:,}"
+    scores = {
+        s["contact_id"]: s
+        for s in ContactScore.objects.filter(
+            is_latest=True, contact_id__in=[r["contact_id"] for r in rows]
+        ).values("contact_id", "score", "grade", "priority", "rfm_segment")
+    }
     lines = [
         ContactLine(
             r["contact_id"],
@@ -195,10 +272,19 @@ def contact_page(contacts: QuerySet[Contact], filters: ContactFilters) -> Contac
             r["stage_now"] or "—",
             r["created_at"],
             bool(r["customer"]),
+            *_score_fields(scores.get(r["contact_id"])),
         )
         for r in rows
     ]
     return ContactPage(lines, next_cursor, count_text, filters)
+
+
+def _score_fields(
+    stored: Mapping[str, Any] | None,
+) -> tuple[float | None, str | None, float | None, str | None]:
+    if stored is None:
+        return None, None, None, None
+    return stored["score"], stored["grade"], stored["priority"], stored["rfm_segment"]
 
 
 # --- A contact ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "reps": list(visible_reps(request.user).values_list("rep_id", "name")),
         "stages": company_settings().journey_stages,
         "choices": selectors.filter_choices(contacts),
+        "segments": selectors.SEGMENTS,
         "next_query": filters.query(cursor=page.next_cursor) if page.next_cursor else None,
         "first_query": filters.query(),
     }
