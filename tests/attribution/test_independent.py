@@ -8,14 +8,17 @@ attribution.md alone (Markov by the literal definition: one chain per removed st
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from attribution_helpers import build_source, utc
 
 from pilotage.attribution import MODELS, attribute
+from pilotage.cli import main
 from pilotage.contract.settings import Settings
 
 CAMPAIGNS = {"c1": "web", "c2": "email", "c3": "ads", "c4": "web", "c5": "social", "c6": "ads"}
@@ -25,12 +28,12 @@ HALF_LIFE = 5.0
 REVENUE_DAYS = 60
 
 
-def random_company(seed: int):
+def random_company(seed: int, size: int = 300):
     rng = np.random.default_rng(seed)
     touches, orders, contacts = [], [], {}
     serial = 0
-    for number in range(300):
-        contact_id = f"k{number:03d}"
+    for number in range(size):
+        contact_id = f"k{number:06d}"
         contacts[contact_id] = str(rng.choice(["web", "store", "phone", "referral"]))
         for _ in range(int(rng.poisson(3))):
             serial += 1
@@ -184,3 +187,52 @@ def test_engine_matches_independent_computation(seed):
     # sanity of the data set: every model and direct conversions are exercised
     assert {key[0] for key in expected} == set(MODELS)
     assert any(key[2] in ("store", "phone", "referral") for key in expected)
+
+
+def write_contract_folder(folder: Path, touches, orders, contacts) -> None:
+    """The random company as a contract folder, with the test's settings."""
+    folder.mkdir()
+    (folder / "pilotage.toml").write_text(
+        f"attribution_lookback_days = {LOOKBACK}\n"
+        f"time_decay_half_life_days = {HALF_LIFE}\n"
+        f"revenue_window_days = {REVENUE_DAYS}\n"
+    )
+    (folder / "campaigns.csv").write_text(
+        "campaign_id,name,channel\n"
+        + "".join(f"{c},campaign {c},{channel}\n" for c, channel in CAMPAIGNS.items())
+    )
+    (folder / "contacts.csv").write_text(
+        "contact_id,created_at,channel\n"
+        + "".join(f"{c},2020-01-01,{channel}\n" for c, channel in contacts.items())
+    )
+    (folder / "interactions.csv").write_text(
+        "interaction_id,contact_id,occurred_at,type,campaign_id\n"
+        + "".join(f"{i},{c},{w},ad_click,{k}\n" for i, c, w, k in touches)
+    )
+    (folder / "orders.csv").write_text(
+        "order_id,contact_id,ordered_at,amount\n"
+        + "".join(f"o{n},{c},{w},{a:.2f}\n" for n, (c, w, a) in enumerate(orders))
+    )
+
+
+def test_the_command_matches_the_independent_computation_on_a_large_data_set(tmp_path, capsys):
+    # 20,000 contacts, about 60,000 touchpoints and 8,000 customers, through the command
+    # line (`pilotage attribution --model all --by channel --format json`) on a contract
+    # folder: the same credits as the loops above, to the second decimal.
+    touches, orders, contacts = random_company(11, size=20_000)
+    folder = tmp_path / "large"
+    write_contract_folder(folder, touches, orders, contacts)
+    command = ["attribution", "--data", str(folder), "--model", "all", "--by", "channel"]
+    assert main([*command, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    actual = {
+        (row["model"], row["period"], row["channel"]): (row["conversions"], row["revenue"])
+        for row in document["rows"]
+        if row["conversions"] > 1e-12
+    }
+    expected = expected_by_channel(touches, orders, contacts)
+    assert len(expected) > 60  # 6 models x 3 quarters x 4 to 7 channels
+    assert actual.keys() == expected.keys()
+    for key, (conversions, revenue) in expected.items():
+        assert round(actual[key][0], 2) == round(conversions, 2), key
+        assert actual[key][1] == pytest.approx(revenue, rel=1e-6), key
