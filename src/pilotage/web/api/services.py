@@ -9,12 +9,14 @@ scoping rules (`accounts.permissions`) before anything is written.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from pilotage.contract.schema import TABLES_BY_NAME, ColumnType, Table
 from pilotage.web.accounts import permissions
@@ -51,6 +53,9 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     objects: list[models.Model] = field(default_factory=list)
+
+
+logger = logging.getLogger(__name__)
 
 
 def spend_key(values: Mapping[str, Any]) -> str:
@@ -259,7 +264,46 @@ def _apply(
         raise Conflict(f"the write collides with a concurrent change ({error})") from None
     result.inserted = len(created)
     result.updated = len(changed)
+    touched = {getattr(obj, "contact_id", None) for obj in created + changed}
+    after_write_commit(sorted(str(cid) for cid in touched if cid is not None))
     return result
+
+
+# A write touching more contacts than this rescores them in the background (an
+# incremental batch) instead of before the response.
+RESCORE_INLINE_LIMIT = 200
+
+
+def after_write_commit(contact_ids: list[str]) -> None:
+    """Once the write is committed: cached KPI results are stale, and the contacts whose
+    rows changed are rescored at once (scoring.md). A failure there is logged, never
+    turned into an error for a write that is already saved."""
+
+    def refresh() -> None:
+        from pilotage.web.dashboard.cache import data_changed
+        from pilotage.web.scoring.services import contacts_rescore, scores_refresh
+
+        data_changed()
+        if not contact_ids:
+            return
+        try:
+            if len(contact_ids) <= RESCORE_INLINE_LIMIT:
+                contacts_rescore(contact_ids=contact_ids)
+            else:
+                threading.Thread(target=_refresh_in_background, args=(scores_refresh,)).start()
+        except Exception:
+            logger.exception("rescoring after an API write failed")
+
+    transaction.on_commit(refresh)
+
+
+def _refresh_in_background(scores_refresh: Any) -> None:
+    try:
+        scores_refresh()
+    except Exception:
+        logger.exception("background rescoring after an API batch failed")
+    finally:
+        connection.close()
 
 
 def _validated(actor: Actor, table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -347,6 +391,8 @@ def record_delete(*, actor: Actor, table: str, pk: Any) -> dict[str, int]:
         before = stored_values(spec, target)
         _total, counts = target.delete()
         cascade = {label: n for label, n in counts.items() if n}
+        owner = getattr(target, "contact_id", None) if table != "contacts" else None
+        after_write_commit([str(owner)] if owner is not None else [])
         audit_record(
             user=actor.user,
             door=actor.door,
