@@ -209,9 +209,13 @@ def test_the_french_page_is_in_french(server, browser):
     assert page.get_by_text("Nouveaux clients").count() >= 1
     page.screenshot(path=str(SCREENSHOTS / "dashboard-fr.png"), full_page=True)
     # The switch goes back to English.
-    page.select_option("#language", "en")
-    page.wait_for_load_state("load")
-    assert page.locator("h1").inner_text() == "Dashboard"
+    # The select submits its form on change: wait for that navigation, not for the page
+    # already loaded.
+    with page.expect_navigation():
+        page.select_option("#language", "en")
+    from playwright.sync_api import expect
+
+    expect(page.locator("h1")).to_have_text("Dashboard")
     context.close()
 
 
