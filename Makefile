@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --constraint $(CONSTRAINTS) "$(if $(EXTRAS),.[$(EXTRAS)],.)"
 
 demo:
 	$(MAKE) install EXTRAS=
