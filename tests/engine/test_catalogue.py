@@ -34,6 +34,8 @@ KPIS_MD = [
     "historical_clv",
     "ltv_to_cac",
     "cac_payback_months",
+    "predicted_clv",  # issue 6: scoring.md section 4's predictive CLV per new customer
+    "predicted_ltv_to_cac",
     "leads_assigned",
     "rep_lead_conversion_rate",
     "deals_won",

@@ -56,7 +56,7 @@ def test_table_in_french_and_csv(company, capsys, monkeypatch):
 def test_list_and_bad_usage(company, capsys):
     assert main(["kpi", "--list", "--format", "json"]) == 0
     catalogue = json.loads(capsys.readouterr().out)
-    assert len(catalogue) == 37
+    assert len(catalogue) == 39
     assert main(["kpi", "--data", str(company), "--kpi", "nope"]) == 2
     assert "unknown KPI 'nope'" in capsys.readouterr().err
 

@@ -23,8 +23,19 @@ from pilotage.clv.value import TransactionModel, customer_lifetime_value
 if TYPE_CHECKING:
     from pilotage.engine.backends import Source
 
-ModelChoice = Literal["bgnbd", "pareto_nbd", "gamma_gamma", "all"]
+ModelChoice = Literal["bgnbd", "pareto_nbd", "gamma_gamma", "all", "value"]
 MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "pareto_nbd", "gamma_gamma", "all")
+# The models each choice fits. "value" (not offered on the command line) is what the CRM
+# stores per customer: Pareto/NBD for P(alive) and expected purchases, Gamma-Gamma for
+# value. (BG/NBD gives P(alive) = 1 to every customer without a repeat purchase, however
+# long ago it bought: a churn risk of 0 for the one-time buyers a rep should call.)
+FITTED: dict[str, frozenset[str]] = {
+    "bgnbd": frozenset({"bgnbd"}),
+    "pareto_nbd": frozenset({"pareto_nbd"}),
+    "gamma_gamma": frozenset({"gamma_gamma"}),
+    "all": frozenset({"bgnbd", "pareto_nbd", "gamma_gamma"}),
+    "value": frozenset({"pareto_nbd", "gamma_gamma"}),
+}
 DEFAULT_HORIZON: dict[str, float] = {"week": 52.0, "day": 365.0}
 CUSTOMER_COLUMNS = (
     "contact_id",
@@ -111,8 +122,9 @@ def clv_analysis(
     365 days) from BG/NBD (or Pareto/NBD when only it is asked), expected_value from
     Gamma-Gamma, and clv over the `clv_horizon_months` setting when both kinds of model are
     fitted; values a model that was not asked for would give are null."""
-    if model not in MODEL_CHOICES:
+    if model not in FITTED:
         raise ValueError(f"model: {model!r} is not one of {MODEL_CHOICES}")
+    fitted_names = FITTED[model]
     horizon = DEFAULT_HORIZON[unit] if horizon is None else float(horizon)
     if horizon <= 0:
         raise ValueError("horizon: must be positive")
@@ -137,7 +149,7 @@ def clv_analysis(
     transaction: TransactionModel | None = None
     transaction_name: str | None = None
     for name, estimator in (("pareto_nbd", ParetoNBD()), ("bgnbd", BetaGeo())):
-        if model not in (name, "all"):
+        if name not in fitted_names:
             continue
         estimator.fit(x[fit_rows], t_x[fit_rows], age[fit_rows])
         models[name] = FittedModel(
@@ -149,7 +161,7 @@ def clv_analysis(
         )
         transaction, transaction_name = estimator, name
     value_model: GammaGamma | None = None
-    if model in ("gamma_gamma", "all"):
+    if "gamma_gamma" in fitted_names:
         # Repeat buyers whose repeat days are all worth 0 (possible only when zero amounts
         # are counted) carry no information on spend: Gamma-Gamma needs m_x > 0.
         valued = m_x > 0

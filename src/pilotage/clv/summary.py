@@ -20,9 +20,10 @@ way, unlike time zone functions, which differ (SQLite has none).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import ibis
@@ -204,3 +205,42 @@ def customer_summary(
         if column in frame:
             frame[column] = frame[column].astype("int64")
     return frame
+
+
+def summary_of_one(
+    orders: Sequence[Mapping[str, Any]],
+    *,
+    calibration_end: date,
+    unit: Unit = "week",
+    timezone: str = "UTC",
+) -> tuple[float, float, float, float] | None:
+    """(frequency, recency, T, monetary_value) of one customer from its own orders
+    (`ordered_at` naive UTC, `amount`, `status`), as `customer_summary_expression` computes
+    them for the whole base, or None when it has no paid order by `calibration_end`. For
+    rescoring one contact between batches, without the engine."""
+    if unit not in UNIT_DAYS:
+        raise ValueError(f"unit: {unit!r} is not one of {tuple(UNIT_DAYS)}")
+    zone = ZoneInfo(timezone)
+    calibration = day_number(calibration_end)
+    days: dict[int, float] = {}
+    for order in orders:
+        amount = order.get("amount")
+        if order.get("status") != "paid" or amount is None or float(amount) < 0:
+            continue
+        moment: datetime = order["ordered_at"]
+        local = moment.replace(tzinfo=UTC).astimezone(zone).date()
+        day = day_number(local)
+        if day <= calibration:
+            days[day] = days.get(day, 0.0) + float(amount)
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    repeat = [value for day, value in days.items() if day > first]
+    unit_days = UNIT_DAYS[unit]
+    monetary = sum(repeat) / len(repeat) if repeat else 0.0
+    return (
+        float(len(repeat)),
+        (last - first) / unit_days,
+        (calibration - first) / unit_days,
+        monetary,
+    )

@@ -25,7 +25,15 @@ import ibis.expr.types as ir
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.context import DIMENSIONS, Dimension, KpiContext, KpiError
-from pilotage.engine.kpis import acquisition, attrition, funnel, team, team_expected, value
+from pilotage.engine.kpis import (
+    acquisition,
+    attrition,
+    clv_forward,
+    funnel,
+    team,
+    team_expected,
+    value,
+)
 
 Unit = Literal["count", "money", "rate", "days", "months", "ratio"]
 UNITS: tuple[Unit, ...] = ("count", "money", "rate", "days", "months", "ratio")
@@ -550,6 +558,51 @@ CATALOGUE: tuple[Kpi, ...] = (
         None,
         "ratio",
         value.cac_payback_months,
+    ),
+    Kpi(
+        "predicted_clv",
+        "value",
+        "Predicted CLV per new customer",
+        "Valeur vie client prédite par nouveau client",
+        "Mean predicted lifetime value of the customers won in the period: the margin each "
+        "is expected to bring over the next clv_horizon_months months from as_of, "
+        "discounted monthly (Pareto/NBD and Gamma-Gamma fitted on the paid orders known at "
+        "as_of, scoring.md section 4). Customers without a paid order are left out; null "
+        "when the models cannot be fitted (fewer than 100 customers). Broken down by the "
+        "contact's acquisition channel, campaign or owner.",
+        "Valeur vie client prédite moyenne des clients gagnés dans la période : la marge "
+        "que chacun devrait rapporter sur les clv_horizon_months prochains mois à partir "
+        "de as_of, actualisée chaque mois (Pareto/NBD et Gamma-Gamma ajustés sur les commandes "
+        "payées connues à as_of). Les clients sans commande payée sont exclus ; nul si les "
+        "modèles ne peuvent être ajustés (moins de 100 clients). Ventilé par canal "
+        "d'acquisition, campagne ou responsable du contact.",
+        "sum(predicted CLV of customers converted in P) / count(those with a prediction)",
+        "money",
+        True,
+        ALL,
+        None,
+        "ratio",
+        clv_forward.predicted_clv,
+    ),
+    Kpi(
+        "predicted_ltv_to_cac",
+        "value",
+        "Predicted LTV to CAC",
+        "Ratio LTV prédite / CAC",
+        "Predicted CLV per new customer over the customer acquisition cost: what a "
+        "customer won in the period is expected to bring, per euro it cost to win. By "
+        "campaign, customers count with their attribution credit, as in CAC.",
+        "Valeur vie client prédite par nouveau client sur le coût d'acquisition : ce "
+        "qu'un client gagné dans la période devrait rapporter, par euro dépensé pour le "
+        "gagner. Par campagne, les clients comptent avec leur crédit d'attribution, comme "
+        "dans le CAC.",
+        "predicted_clv(P) / cac(P)",
+        "ratio",
+        True,
+        MARKETING,
+        None,
+        "ratio",
+        clv_forward.predicted_ltv_to_cac,
     ),
     # --- Sales team ---------------------------------------------------------------
     Kpi(

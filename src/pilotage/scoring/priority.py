@@ -4,7 +4,7 @@ Priority is a number from 0 to 100, highest first:
 - a prospect: 100 x its conversion probability when a model is trained, else
   100 x score / max_score (the rule score);
 - a customer: 100 x value x (0.5 + 0.5 x churn risk), the customers worth most and most at
-  risk first. With the CLV models (BG/NBD + Gamma-Gamma, `pilotage.clv`), value is the
+  risk first. With the CLV models (Pareto/NBD + Gamma-Gamma, `pilotage.clv`), value is the
   customer's percentile of expected CLV and churn risk is 1 - P(alive); without them
   (too few customers, a fit that fails, one contact rescored in the CRM) value is the
   RFM monetary score / 5 and churn risk (5 - R) / 4, and the reason says so ("RFM").

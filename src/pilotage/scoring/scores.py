@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.compute import data_span
 from pilotage.engine.periods import local_date
@@ -65,7 +66,8 @@ class ScoringError(ValueError):
 class ScoreResult:
     """Scores of every contact as of `as_of`. `frame` has one row per contact:
     contact_id, score, grade, the `group__i` and `rule__...` points, stage, is_customer,
-    r, f, m, segment, conversion_probability, factors, priority, reason_en, reason_fr."""
+    r, f, m, segment, conversion_probability, factors, predicted_clv, churn_risk (customers,
+    when the CLV models could be fitted), priority, reason_en, reason_fr."""
 
     as_of: datetime
     model: ScoringModel
@@ -74,6 +76,9 @@ class ScoreResult:
     conversion_model_version: str | None = None
     priority_basis: PriorityBasis = "rfm"
     notes: list[str] = field(default_factory=list)
+    # The fitted CLV models and the CLV percentiles, for rescoring one customer between
+    # batches: {"params": {...}, "quantiles": [...]} (None when prioritised by RFM).
+    clv_model: dict[str, Any] | None = None
 
     def rows(self, language: Language = "en") -> list[dict[str, Any]]:
         """interfaces.md's `score` rows."""
@@ -192,11 +197,18 @@ def score(
         )
 
     enough = int(customers.sum()) >= MIN_CLV_CUSTOMERS
-    clv = _clv(source, as_of) if use_clv and enough else None
-    basis: PriorityBasis = "clv" if clv is not None else "rfm"
-    if use_clv and clv is None and customers.any():
+    value = customer_value(source, as_of) if use_clv and enough else None
+    basis: PriorityBasis = "clv" if value is not None else "rfm"
+    if use_clv and value is None and customers.any():
         why = "could not be fitted" if enough else f"need {MIN_CLV_CUSTOMERS} customers"
         notes.append(f"CLV models {why}: customers are prioritised by RFM and recency")
+    clv = value.customers if value is not None else None
+    if clv is not None:
+        found = clv.reindex(frame["contact_id"].astype(str))
+        frame["predicted_clv"] = found["predicted_clv"].to_numpy()
+        frame["churn_risk"] = found["churn_risk"].to_numpy()
+    else:
+        frame["predicted_clv"] = frame["churn_risk"] = np.nan
     _priorities(frame, model, clv, trained)
     return ScoreResult(
         as_of,
@@ -206,6 +218,7 @@ def score(
         trained.version if trained else None,
         basis,
         notes,
+        {"params": value.params, "quantiles": value.quantiles} if value is not None else None,
     )
 
 
@@ -217,31 +230,120 @@ def _factor_document(factors: tuple[list[Any], list[Any]]) -> dict[str, list[dic
     }
 
 
-def _clv(source: Source, as_of: datetime) -> pd.DataFrame | None:
-    """Per customer: P(alive) and the percentile of expected CLV, or None when the models
-    cannot be fitted on this base."""
-    try:
-        from pilotage.clv import clv_analysis
+@dataclass(frozen=True)
+class CustomerValue:
+    """Each customer's predicted value and churn risk at `as_of` (scoring.md section 4):
+    Pareto/NBD and Gamma-Gamma fitted in weeks on the paid orders up to `as_of`'s local
+    date (Pareto/NBD rather than BG/NBD: see `pilotage.clv.analysis.FITTED`).
 
+    `customers` is indexed by contact_id: p_alive, churn_risk = 1 - p_alive,
+    predicted_clv (discounted margin over the next `clv_horizon_months`) and
+    clv_percentile (rank among the customers, in (0, 1]). `params` are the fitted
+    parameters, which `one_customer_value` applies to a single customer between batches.
+    """
+
+    as_of: datetime
+    customers: pd.DataFrame
+    params: dict[str, dict[str, float]]
+
+    @property
+    def quantiles(self) -> list[float]:
+        """The CLV at each percentile 0..100 of the customers (`clv_percentile`)."""
+        values = self.customers["predicted_clv"].dropna().to_numpy(dtype=np.float64)
+        return [float(v) for v in np.quantile(values, np.linspace(0.0, 1.0, 101))]
+
+
+def customer_value(source: Source, as_of: datetime) -> CustomerValue | None:
+    """Fit the CLV models on the customers known at `as_of` and predict for each, or None
+    when the base is too small (< MIN_CLV_CUSTOMERS) or the models cannot be fitted."""
+    from pilotage.clv import clv_analysis
+
+    try:
         result = clv_analysis(
             SourceAsOf.of(source, as_of),
             calibration_end=local_date(as_of, source.settings.timezone),
             unit="week",
-            model="all",
+            model="value",
         )
-    except Exception:  # a base too small or degenerate to fit: fall back to RFM
+    except Exception:  # a base too small or degenerate to fit: no predicted value
         return None
     customers = result.customers
-    if "clv" not in customers or customers["clv"].isna().all():
+    if len(customers) < MIN_CLV_CUSTOMERS or customers["clv"].isna().all():
         return None
+    p_alive = customers["p_alive"].astype("float64")
     frame = pd.DataFrame(
         {
             "contact_id": customers["contact_id"].astype(str),
-            "p_alive": customers["p_alive"].astype("float64"),
+            "p_alive": p_alive,
+            "churn_risk": 1.0 - p_alive,
+            "predicted_clv": customers["clv"].astype("float64"),
             "clv_percentile": customers["clv"].rank(pct=True, method="max").astype("float64"),
         }
     )
-    return frame.set_index("contact_id")
+    params = {name: dict(fitted.params) for name, fitted in result.models.items()}
+    return CustomerValue(as_of, frame.set_index("contact_id"), params)
+
+
+def one_customer_value(
+    params: Mapping[str, Mapping[str, float]],
+    clv_quantiles: Sequence[float],
+    orders: Sequence[Mapping[str, Any]],
+    *,
+    as_of: datetime,
+    settings: Settings,
+) -> dict[str, float] | None:
+    """One customer's p_alive, churn_risk, predicted_clv and clv_percentile from the
+    models fitted by the last batch (`CustomerValue.params`), its own orders and the
+    batch's CLV percentiles (`CustomerValue.quantiles`); None without a paid order."""
+    from pilotage.clv import GammaGamma, ParetoNBD, customer_lifetime_value
+    from pilotage.clv.summary import summary_of_one
+
+    summary = summary_of_one(
+        orders,
+        calibration_end=local_date(as_of, settings.timezone),
+        unit="week",
+        timezone=settings.timezone,
+    )
+    if summary is None:
+        return None
+    x, t_x, age, m_x = ([value] for value in summary)
+    transaction = ParetoNBD()
+    transaction.params_ = dict(params["pareto_nbd"])
+    spend = GammaGamma()
+    spend.params_ = dict(params["gamma_gamma"])
+    p_alive = float(transaction.conditional_probability_alive(x, t_x, age)[0])
+    clv = float(
+        customer_lifetime_value(
+            transaction,
+            spend,
+            x,
+            t_x,
+            age,
+            m_x,
+            unit="week",
+            horizon_months=settings.clv_horizon_months,
+            discount_rate=settings.discount_rate,
+            margin=settings.gross_margin,
+        )[0]
+    )
+    return {
+        "p_alive": p_alive,
+        "churn_risk": 1.0 - p_alive,
+        "predicted_clv": clv,
+        "clv_percentile": clv_percentile(clv_quantiles, clv),
+    }
+
+
+def clv_percentile(quantiles: Sequence[float], clv: float) -> float:
+    """The share of the batch's customers whose CLV is at most `clv`, read on its
+    percentiles (`quantiles[i]` = the CLV at percentile i, 0..100), interpolated."""
+    edges = np.asarray(quantiles, dtype=np.float64)
+    if len(edges) < 2:
+        return 1.0
+    shares = np.linspace(0.0, 1.0, len(edges))
+    # np.interp needs increasing x: equal percentiles (ties) keep the highest share.
+    unique, last = np.unique(edges[::-1], return_index=True)
+    return float(np.interp(clv, unique, shares[::-1][last], left=0.0, right=1.0))
 
 
 def _priorities(
@@ -361,10 +463,14 @@ def score_contact(
     attributes: Mapping[str, Any] | None = None,
     rfm_edges: QuintileEdges | None = None,
     trained: TrainedModel | None = None,
+    clv_model: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """One contact's row, as in `ScoreResult.frame`. RFM places the customer on
-    `rfm_edges` (the last batch's base; alone, it scores 5/5/5); customers' priority uses
-    RFM and recency."""
+    `rfm_edges` (the last batch's base; alone, it scores 5/5/5). With the last batch's
+    `clv_model` (`ScoreResult.clv_model`) and the company `settings`, a customer gets its
+    predicted CLV and churn risk from its own orders, and its priority weighs them as the
+    batch does; without, its priority uses RFM and recency."""
     values = fields_of_one(
         contact,
         orders=orders,
@@ -395,6 +501,13 @@ def score_contact(
         features = features_from_fields(values)
         row["conversion_probability"] = float(trained.predict(features)[0])
         row["factors"] = _factor_document(trained.model.factors(features)[0])
+    value = None
+    if values["is_customer"] and clv_model is not None and settings is not None:
+        value = one_customer_value(
+            clv_model["params"], clv_model["quantiles"], orders, as_of=as_of, settings=settings
+        )
+    row["predicted_clv"] = value["predicted_clv"] if value else None
+    row["churn_risk"] = value["churn_risk"] if value else None
     if values["is_customer"]:
         priority = customer_priority(
             r=row["r"],
@@ -403,6 +516,8 @@ def score_contact(
             segment=row["segment"],
             days_since_last_order=values["days_since_last_order"],
             orders_count=int(values["orders_count"]),
+            clv_percentile=value["clv_percentile"] if value else None,
+            p_alive=value["p_alive"] if value else None,
         )
     else:
         priority = prospect_priority(

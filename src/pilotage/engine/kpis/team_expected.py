@@ -17,8 +17,6 @@ gives null values, and `history_note` says why; never an error.
 
 from __future__ import annotations
 
-import weakref
-
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -33,6 +31,7 @@ from pilotage.engine.context import (
     keys,
     null_float,
 )
+from pilotage.engine.kpis.frames import context_frame
 
 PER_OWNER_SCHEMA = {
     "period": "string",
@@ -63,20 +62,9 @@ def history_note(source: Source) -> str | None:
     return None if has_history(source) else NO_HISTORY_NOTE
 
 
-# The per-owner frame of a run, shared by both KPIs: computed once per context. (Not
-# `KpiContext.shared`: that caches an engine table, and a pandas-made table belongs to no
-# engine until it is executed.)
-_FRAMES: dict[int, tuple[weakref.ref[KpiContext], pd.DataFrame]] = {}
-
-
 def _per_owner(ctx: KpiContext) -> ir.Table:
-    key = id(ctx)
-    held = _FRAMES.get(key)
-    if held is not None and held[0]() is ctx:
-        frame = held[1]
-    else:
-        frame = _per_owner_frame(ctx)
-        _FRAMES[key] = (weakref.ref(ctx, lambda _: _FRAMES.pop(key, None)), frame)
+    """The per-owner frame of a run, computed once and shared by both KPIs."""
+    frame = context_frame(ctx, "expected_wins", lambda: _per_owner_frame(ctx))
     return ibis.memtable(frame, schema=PER_OWNER_SCHEMA)
 
 

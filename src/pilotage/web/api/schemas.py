@@ -211,6 +211,10 @@ class ScoreOut(BaseModel):
     rules: list[ScoreRuleOut]
     rfm: RfmOut | None
     conversion_probability: float | None
+    # Customers (when the CLV models could be fitted): discounted margin expected over
+    # the next clv_horizon_months, and 1 - P(alive).
+    predicted_clv: float | None
+    churn_risk: float | None
     priority: float
     reason: str
     as_of: dt.datetime

@@ -122,6 +122,18 @@ WHY: dict[str, tuple[str, str]] = {
         "Mois de marge pour rembourser le coût d'acquisition d'un client : la trésorerie "
         "immobilisée par la croissance.",
     ),
+    "predicted_clv": (
+        "What this period's new customers will bring, not what the old ones brought: "
+        "judge a channel by the buyers it wins today.",
+        "Ce que rapporteront les nouveaux clients de la période, pas ce qu'ont rapporté les "
+        "anciens : juger un canal sur les acheteurs qu'il gagne aujourd'hui.",
+    ),
+    "predicted_ltv_to_cac": (
+        "LTV to CAC looking forward: a channel whose new customers are predicted to be worth "
+        "less than they cost should be cut before its history says so.",
+        "Le ratio LTV / CAC tourné vers l'avenir : un canal dont les nouveaux clients "
+        "vaudront moins qu'ils n'ont coûté se coupe avant que l'historique le dise.",
+    ),
     "leads_assigned": (
         "The workload given to each rep: judge results against it.",
         "La charge confiée à chaque commercial : les résultats se jugent par rapport à elle.",

@@ -35,6 +35,10 @@ class ContactScore(models.Model):
     rfm_segment = models.CharField(max_length=40, null=True, blank=True)
     conversion_probability = models.FloatField(null=True, blank=True)
     factors = models.JSONField(null=True, blank=True)
+    # Customers, when the CLV models could be fitted (scoring.md section 4): discounted
+    # margin expected over the next clv_horizon_months, and 1 - P(alive).
+    predicted_clv = models.FloatField(null=True, blank=True)
+    churn_risk = models.FloatField(null=True, blank=True)
     priority = models.FloatField()
     reason = models.TextField()
     reason_fr = models.TextField()
@@ -79,6 +83,9 @@ class ScoringRun(models.Model):
     conversion_model_version = models.CharField(max_length=100, null=True, blank=True)
     rfm_edges = models.JSONField(null=True, blank=True)
     priority_basis = models.CharField(max_length=10, default="rfm")
+    # The CLV models fitted by the batch and its CLV percentiles (`ScoreResult.clv_model`),
+    # which rescoring one customer applies to its own orders until the next batch.
+    clv_model = models.JSONField(null=True, blank=True)
     contacts = models.IntegerField(default=0)
     rescored = models.IntegerField(default=0)
     seconds = models.FloatField(default=0.0)

@@ -21,9 +21,10 @@ def contact_latest_score(*, contact_id: str) -> ContactScore | None:
 
 def contact_score(*, contact_id: str) -> dict[str, Any] | None:
     """The contact's latest stored score as interfaces.md's `score` row (`contact_id`,
-    `score`, `grade`, `groups`, `rules`, `rfm`, `conversion_probability`, `priority`,
-    `reason`), plus when and with which model it was computed; None when the contact has
-    never been scored. Scope (who may see the contact) is the caller's business."""
+    `score`, `grade`, `groups`, `rules`, `rfm`, `conversion_probability`, `predicted_clv`,
+    `churn_risk`, `priority`, `reason`), plus when and with which model it was computed;
+    None when the contact has never been scored. Scope (who may see the contact) is the
+    caller's business."""
     stored = contact_latest_score(contact_id=contact_id)
     return None if stored is None else score_document(stored)
 
@@ -56,6 +57,8 @@ def score_document(stored: ContactScore) -> dict[str, Any]:
         "rules": list(stored.rules or []),
         "rfm": rfm,
         "conversion_probability": _rounded(stored.conversion_probability, 4),
+        "predicted_clv": _rounded(stored.predicted_clv),
+        "churn_risk": _rounded(stored.churn_risk, 4),
         "priority": _rounded(stored.priority),
         "reason": stored.reason,
         "as_of": stored.as_of,

@@ -217,6 +217,8 @@ def contact_rescore(
         attributes={k: v for k, v in attributes.items() if k in model.field_names},
         rfm_edges=edges,
         trained=trained,
+        clv_model=run.clv_model if run else None,
+        settings=settings,
     )
     fingerprint = fingerprint_of_one(
         contact,
@@ -264,11 +266,20 @@ def _record_fields(
         "rfm_segment": rfm.get("segment"),
         "conversion_probability": None if probability is None else float(probability),
         "factors": row.get("factors") if isinstance(row.get("factors"), dict) else None,
+        "predicted_clv": _finite(row.get("predicted_clv")),
+        "churn_risk": _finite(row.get("churn_risk")),
         "priority": float(row["priority"]),
         "reason": str(row["reason_en"]),
         "reason_fr": str(row["reason_fr"]),
         "is_latest": True,
     }
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 # The whole base.
@@ -351,6 +362,7 @@ def scores_refresh(
             conversion_model_version=version,
             rfm_edges=result.rfm_edges.to_dict() if result.rfm_edges else None,
             priority_basis=result.priority_basis,
+            clv_model=result.clv_model,
             contacts=len(frame),
             rescored=len(ids),
             seconds=time.perf_counter() - started,

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 import ibis
 import pandas as pd
-from django.db.models import Min, QuerySet
+from django.db.models import Count, F, Max, Min, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from pilotage.attribution import MODELS, attribute, levers
 from pilotage.attribution.levers import Lever, LeversResult
@@ -17,7 +18,7 @@ from pilotage.engine.compute import KpiRow
 from pilotage.engine.context import BY_KEYS
 from pilotage.engine.conversions import paid_orders
 from pilotage.engine.periods import Grain, Period
-from pilotage.web.crm.models import Campaign, Contact, Rep, StageChange
+from pilotage.web.crm.models import Campaign, Contact, Order, Rep, StageChange
 from pilotage.web.dashboard.analytics import (
     as_of_utc,
     company_settings,
@@ -27,6 +28,7 @@ from pilotage.web.dashboard.analytics import (
     trailing_periods,
 )
 from pilotage.web.dashboard.cache import cached
+from pilotage.web.scoring.models import ContactScore
 
 # --- Funnel -------------------------------------------------------------------------
 
@@ -253,62 +255,58 @@ def cohort_retention(max_cohorts: int = 18) -> Cohorts:
     return cached("cohorts", (max_cohorts,), compute)
 
 
-def customer_value_predictions() -> pd.DataFrame | None:
-    """Churn risk (1 - P(alive), BG/NBD) and predictive CLV per customer, fitted on the
-    whole base as of the data's date; None when the base is too small to fit."""
-
-    def compute() -> pd.DataFrame | None:
-        from pilotage.clv import ConvergenceError, clv_analysis
-
-        end = as_of_utc().date()
-        try:
-            result = clv_analysis(engine_source(), calibration_end=end, unit="week", model="all")
-        except (ValueError, ConvergenceError):
-            return None
-        frame = result.customers[["contact_id", "p_alive", "clv", "frequency", "T", "recency"]]
-        return frame.copy()
-
-    return cached("clv", (), compute)
-
-
 def customers_at_risk(
     contacts: QuerySet[Contact], limit: int = 20
 ) -> tuple[list[AtRisk], str | None]:
-    predictions = customer_value_predictions()
-    if predictions is None or predictions.empty:
+    """The customers to call first: churn risk (1 - P(alive)) of at least 0.3, by value at
+    risk = predicted CLV x churn risk, from the latest stored scores (the scoring batch
+    fits the CLV models; rescoring one contact applies them). The note says why the list
+    is empty when no score carries a churn risk (too few customers to fit the models, or
+    no scoring run yet)."""
+    latest = ContactScore.objects.filter(is_latest=True, churn_risk__isnull=False)
+    if not latest.exists():
         return [], "not_enough_customers"
-    frame = predictions.copy()
-    frame["churn_risk"] = 1 - frame["p_alive"]
-    frame["value_at_risk"] = frame["clv"].fillna(0) * frame["churn_risk"]
-    frame = frame[frame["churn_risk"] >= 0.3].sort_values("value_at_risk", ascending=False)
-    ids = list(frame["contact_id"].head(2000))
-    allowed = {
-        c["contact_id"]: c
-        for c in contacts.filter(contact_id__in=ids).values(
-            "contact_id", "name", "company", "owner__name"
-        )
+    found = list(
+        latest.filter(churn_risk__gte=0.3, contact__in=contacts)
+        .annotate(value_at_risk=Coalesce(F("predicted_clv"), Value(0.0)) * F("churn_risk"))
+        .order_by("-value_at_risk", "contact_id")
+        .values(
+            "contact_id",
+            "churn_risk",
+            "predicted_clv",
+            "value_at_risk",
+            "contact__name",
+            "contact__company",
+            "contact__owner__name",
+        )[:limit]
+    )
+    ids = [row["contact_id"] for row in found]
+    orders = {
+        row["contact_id"]: row
+        for row in Order.objects.filter(contact_id__in=ids, status="paid", amount__gt=0)
+        .values("contact_id")
+        .annotate(count=Count("pk"), last=Max("ordered_at"))
     }
+    as_of = pd.Timestamp(as_of_utc(), tz="UTC")
     rows = []
-    records: list[dict[Any, Any]] = frame.to_dict("records")
-    for record in records:
-        contact = allowed.get(str(record["contact_id"]))
-        if contact is None:
-            continue
-        clv = None if pd.isna(record["clv"]) else float(record["clv"])
+    for row in found:
+        bought = orders.get(row["contact_id"])
+        last = bought["last"] if bought else None
+        clv = row["predicted_clv"]
         rows.append(
             AtRisk(
-                contact_id=str(record["contact_id"]),
-                name=contact["name"] or contact["company"] or str(record["contact_id"]),
-                owner=contact["owner__name"] or "—",
-                churn_risk=float(record["churn_risk"]),
-                clv=clv,
-                value_at_risk=None if clv is None else float(record["value_at_risk"]),
-                last_order_days=float((record["T"] - record["recency"]) * 7),
-                orders=int(record["frequency"]) + 1,
+                contact_id=str(row["contact_id"]),
+                name=row["contact__name"] or row["contact__company"] or str(row["contact_id"]),
+                owner=row["contact__owner__name"] or "—",
+                churn_risk=float(row["churn_risk"] or 0.0),  # filtered: never null
+                clv=None if clv is None else float(clv),
+                value_at_risk=None if clv is None else float(row["value_at_risk"]),
+                last_order_days=None
+                if last is None
+                else (as_of - pd.Timestamp(last)).total_seconds() / 86_400,
+                orders=int(bought["count"]) if bought else 0,
             )
         )
-        if len(rows) >= limit:
-            break
     return rows, None
 
 

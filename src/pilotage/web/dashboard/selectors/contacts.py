@@ -40,7 +40,6 @@ from pilotage.scoring.rfm import SEGMENTS as RFM_SEGMENTS
 from pilotage.web.crm.models import Contact, Deal, Interaction, Order, StageChange, Subscription
 from pilotage.web.dashboard.analytics import as_of_utc, company_settings, engine_source
 from pilotage.web.dashboard.cache import cached
-from pilotage.web.dashboard.selectors.analysis import customer_value_predictions
 from pilotage.web.scoring.models import ContactScore
 
 PAGE_SIZE = 50
@@ -465,13 +464,15 @@ def contact_value(contact: Contact) -> ContactValue:
     segment = None
     rfm = None
     if orders:
-        predictions = customer_value_predictions()
-        if predictions is not None:
-            found = predictions[predictions["contact_id"] == contact.contact_id]
-            if not found.empty:
-                churn_risk = float(1 - found["p_alive"].iloc[0])
-                value = found["clv"].iloc[0]
-                clv = None if pd.isna(value) else float(value)
+        # Stored by the scoring batch (CLV models fitted on the whole base) and by the
+        # rescoring of this contact after its writes.
+        stored = (
+            ContactScore.objects.filter(contact=contact, is_latest=True)
+            .values("churn_risk", "predicted_clv")
+            .first()
+        )
+        if stored is not None:
+            churn_risk, clv = stored["churn_risk"], stored["predicted_clv"]
         base = rfm_base()
         if not base.empty and contact.contact_id in base.index:
             record: dict[Any, Any] = base.loc[contact.contact_id].to_dict()
