@@ -33,10 +33,10 @@ def _purchases() -> dict[int, list[tuple[date, float]]]:
         day = (date(2024, 1, 2) if i < 60 else date(2024, 4, 2)) + timedelta(days=i % 60)
         rate = rng.gamma(0.9, 1 / 25.0)  # purchases a day while alive
         end_of_life = day + timedelta(days=rng.exponential(1 / rng.gamma(0.7, 1 / 90.0)))
-        scale = rng.gamma(3.0, 1 / 15.0)  # the customer's own spend: mean 6 / scale
+        scale = rng.gamma(3.0, 1 / 15.0)  # the customer's own spend: mean 2 / scale
 
         def amount() -> float:
-            return round(float(rng.gamma(6.0, 1 / scale)), 2)  # noqa: B023
+            return round(float(rng.gamma(2.0, 1 / scale)), 2)  # noqa: B023
 
         days = [(day, amount())]
         while True:
