@@ -51,7 +51,7 @@ test: lint typecheck pytest pytest-postgres pytest-spark
 lock:
 	rm -rf /tmp/pilotage-lock && $(PYTHON) -m venv /tmp/pilotage-lock
 	/tmp/pilotage-lock/bin/python -m pip install --quiet --upgrade pip
-	/tmp/pilotage-lock/bin/python -m pip install --quiet ".[dev,spark]"
+	/tmp/pilotage-lock/bin/python -m pip install --quiet ".[dev,spark,bench]"
 	/tmp/pilotage-lock/bin/python -m pip freeze --exclude pilotage > $(CONSTRAINTS)
 
 clean:
