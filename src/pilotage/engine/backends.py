@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from urllib.parse import unquote, urlparse
 
 import duckdb
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 import sqlglot
@@ -46,9 +49,52 @@ class Source:
     # Contract tables that exist in the backend; the others are empty tables.
     present_tables: frozenset[str] = frozenset(TABLE_NAMES)
     description: str = ""
+    # The typed tables handed out (`table`): building one asks the engine for the stored
+    # table's schema (a query) and Ibis for a projection of every column, on every KPI
+    # run; the tables of a source, like `present_tables`, are those it was opened on.
+    _typed_tables: dict[str, ir.Table] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    # Values computed from the data, kept while `data_version` says it has not changed.
+    _unchanged: dict[str, tuple[Any, Any]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def data_version(self) -> Any:
+        """A value that changes whenever the data may have changed, or None where the
+        engine offers no cheap way to tell. SQLite: `PRAGMA data_version` (changes
+        committed by any other connection) and `total_changes()` (rows this connection
+        inserted, updated or deleted, its temporary tables included)."""
+        if self.engine != "sqlite":
+            return None
+        connection = self.backend.con
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        changes = connection.execute("SELECT total_changes()").fetchone()[0]
+        return (int(version), int(changes))
+
+    def while_unchanged(self, name: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, computed again only when `data_version` has changed since (every
+        time where the engine cannot tell)."""
+        version = self.data_version()
+        if version is None:
+            return compute()
+        known = self._unchanged.get(name)
+        if known is not None and known[0] == version:
+            return known[1]
+        value = compute()
+        # The version read before computing: a change made meanwhile is seen next time.
+        self._unchanged[name] = (version, value)
+        return value
 
     def table(self, name: str) -> ir.Table:
         """The contract table `name`, typed for the engine (an empty table when absent)."""
+        typed = self._typed_tables.get(name)
+        if typed is None:
+            typed = self._typed_tables[name] = self._typed_table(name)
+        return typed
+
+    def _typed_table(self, name: str) -> ir.Table:
         schema = engine_schema(name)
         defaults = {c.name: c.default for c in contract_table(name).columns if c.default}
         if name not in self.present_tables:
@@ -96,6 +142,7 @@ def from_duckdb(
 ) -> Source:
     """A source over a DuckDB connection that holds typed contract tables."""
     backend = ibis.duckdb.from_connection(connection)
+    _remember_compiled(backend, fuse_selects=False)
     present = frozenset(name for name in TABLE_NAMES if name in backend.list_tables())
     return Source(backend, "duckdb", settings, present, description)
 
@@ -167,6 +214,90 @@ def open_source(
     return from_database_url(db or database_url(), settings)
 
 
+# How many compiled queries a backend keeps (`_remember_compiled`).
+COMPILED_QUERIES_KEPT = 256
+
+
+class _UnfusedSelects:
+    """A scope in which Ibis compiles without fusing consecutive projections.
+
+    Fusing (Ibis' `sql.fuse_selects`, on by default) makes SQL easier to read but, on the
+    expression of a whole catalogue run, takes about a third of the compilation (each
+    fusion measures the subtrees it merges). DuckDB's optimizer flattens the subqueries
+    itself and runs the unfused SQL as fast; SQLite's SQL is flattened into CTEs anyway.
+    The option is process-wide in Ibis: the scopes of several threads are counted, and
+    the user's setting comes back after the last. A query another thread compiles
+    meanwhile may come out unfused, which changes its shape, not its meaning.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = True
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = ibis.options.sql.fuse_selects
+                ibis.options.sql.fuse_selects = False
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                ibis.options.sql.fuse_selects = self._saved
+
+
+_unfused_selects = _UnfusedSelects()
+
+
+def _remember_compiled(backend: Any, *, fuse_selects: bool = True) -> None:
+    """Keep the SQL of the last queries this backend compiled, keyed by the expression.
+
+    Compiling an Ibis expression to SQL (and, on SQLite, flattening it) costs more Python
+    time than running a dashboard's queries on a small database; a process that computes
+    the same KPIs again (the API, the dashboard, a notebook) gets the SQL it compiled
+    before. The key is the expression itself: Ibis expressions are immutable values,
+    compared by structure, whose every input is part of them (tables with their name,
+    schema and backend; literals with their type: periods, `as_of`, settings), so equal
+    expressions compile to the same SQL. What the data holds is read when the query runs,
+    never kept (queries over in-memory tables are not kept at all). With
+    `fuse_selects=False`, queries are compiled in `_unfused_selects`.
+    """
+    compile_expression = backend.compile
+    compiled: OrderedDict[Any, str] = OrderedDict()
+    lock = threading.Lock()
+
+    def compile_remembered(expression: Any, *args: Any, **kwargs: Any) -> str:
+        options = {key: value for key, value in kwargs.items() if value is not None}
+        if args or options or not hasattr(expression, "op"):
+            return str(compile_expression(expression, *args, **kwargs))
+        key = expression.op()
+        with lock:
+            sql = compiled.get(key)
+            if sql is not None:
+                compiled.move_to_end(key)
+                return sql
+        if fuse_selects:
+            sql = str(compile_expression(expression))
+        else:
+            with _unfused_selects:
+                sql = str(compile_expression(expression))
+        if key.find(ops.InMemoryTable):
+            # An in-memory table (a frame computed in pandas: expected wins, predicted
+            # CLV) has a new name each time: its query is never asked again, and keeping
+            # it would keep its data.
+            return sql
+        with lock:
+            compiled[key] = sql
+            while len(compiled) > COMPILED_QUERIES_KEPT:
+                compiled.popitem(last=False)
+        return sql
+
+    backend.compile = compile_remembered
+
+
 def _flatten_subqueries(backend: Any, *, dialect: str) -> None:
     """Compile this backend's queries with derived tables rewritten as CTEs.
 
@@ -226,6 +357,9 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
         raise
     except Exception as error:  # the driver's own message says what is wrong
         raise SourceError(f"{url}: cannot connect: {error}") from error
+    # PostgreSQL plans nested subqueries with joins within its collapse limits: its SQL
+    # keeps Ibis' fused projections. SQLite's is flattened into CTEs anyway.
+    _remember_compiled(backend, fuse_selects=engine == "postgres")
     tables = set(backend.list_tables())
     present = frozenset(name for name in TABLE_NAMES if name in tables)
     if "contacts" not in present:

@@ -32,7 +32,16 @@ from pilotage.contract.schema import table as contract_table
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.catalogue import CATALOGUE, Kpi, get_kpi
-from pilotage.engine.context import BY_KEYS, BY_VALUE, DIMENSIONS, Dimension, KpiContext, KpiError
+from pilotage.engine.context import (
+    BY_KEYS,
+    BY_VALUE,
+    DIMENSIONS,
+    RESULT_COLUMNS,
+    Dimension,
+    KpiContext,
+    KpiError,
+    balanced_union,
+)
 from pilotage.engine.kpis.funnel import stage_steps
 from pilotage.engine.periods import (
     GRAINS,
@@ -125,7 +134,18 @@ def _json_row(row: KpiRow) -> dict[str, Any]:
 
 
 def data_span(source: Source) -> tuple[datetime | None, datetime | None]:
-    """The earliest and latest timestamps in the data (naive UTC), or None when empty."""
+    """The earliest and latest timestamps in the data (naive UTC), or None when empty.
+
+    Asked by every computation; on SQLite it reads every timestamp through `strftime`
+    (SQLite keeps them as text, `Source.table`), the costliest query of a dashboard, so
+    it is asked again only when the database has changed (`Source.while_unchanged`)."""
+    span: tuple[datetime | None, datetime | None] = source.while_unchanged(
+        "data_span", lambda: _data_span(source)
+    )
+    return span
+
+
+def _data_span(source: Source) -> tuple[datetime | None, datetime | None]:
     parts: list[ir.Table] = []
     for name in sorted(source.present_tables):
         columns = [c.name for c in contract_table(name).columns if c.type is ColumnType.TIMESTAMP]
@@ -134,7 +154,8 @@ def data_span(source: Source) -> tuple[datetime | None, datetime | None]:
         days = ["spent_on"] if name == "spend" else []
         if not columns and not days:
             continue
-        table = source.table(name)
+        # Only the columns read (the typed table projects every column).
+        table = source.table(name).select(*columns, *days)
         aggregates: dict[str, ir.Value] = {}
         for column in columns:
             aggregates[f"first_{name}_{column}"] = table[column].min()
@@ -279,13 +300,14 @@ def compute_kpis(
     one containing `start` to the one containing `end` (local dates; default: the span of
     the data up to `as_of`), optionally broken down `by` channel, campaign or owner."""
     chosen, skipped = select_kpis(kpis, by)
-    computation = plan(source, grain, start, end, as_of, materialize=True)
+    together = source.engine in ONE_QUERY_ENGINES
+    computation = plan(source, grain, start, end, as_of, materialize=not together)
     context = computation.context
     rows: list[KpiRow] = []
     try:
+        frames = execute_kpis(source, chosen, context, by)
         for kpi in chosen:
-            frame = source.execute(kpi.expression(context, by))
-            rows.extend(result_rows(kpi, frame, computation, by))
+            rows.extend(result_rows(kpi, frames[kpi.name], computation, by))
     finally:
         context.release()
     return KpiResult(
@@ -296,6 +318,49 @@ def compute_kpis(
         skipped=tuple(skipped),
         notes=tuple(dict.fromkeys(n for kpi in chosen if kpi.note and (n := kpi.note(source)))),
     )
+
+
+# Engines on which the KPIs of a run are computed by one query: the union of every KPI's
+# table, tagged with its name. The parts they share (the conversions, the cohort, the
+# opening bases) are then common table expressions of that query, which DuckDB, SQLite
+# (3.35+) and PostgreSQL (12+) compute once when several KPIs read them; and the query is
+# compiled, planned and sent once instead of once per KPI and per shared part (on a
+# dashboard-sized database, that compilation was most of the time). Spark inlines common
+# table expressions (each KPI would recompute them): there each KPI is a query of its
+# own, over shared parts kept as temporary tables.
+ONE_QUERY_ENGINES = ("duckdb", "sqlite", "postgres")
+KPI_COLUMN = "kpi"
+
+
+def execute_kpis(
+    source: Source, chosen: Sequence[Kpi], context: KpiContext, by: Dimension | None
+) -> dict[str, pd.DataFrame]:
+    """Each chosen KPI's executed table (as `Kpi.expression` gives it; `result_rows` turns
+    it into rows), by KPI name: one query for them all on `ONE_QUERY_ENGINES` (give it a
+    context without `materialize`), else one query per KPI."""
+    if source.engine not in ONE_QUERY_ENGINES:
+        return {kpi.name: source.execute(kpi.expression(context, by)) for kpi in chosen}
+    if not chosen:
+        return {}
+    tables = []
+    for kpi in chosen:
+        table = kpi.expression(context, by)
+        columns: dict[str, ir.Value] = {KPI_COLUMN: ibis.literal(kpi.name), "period": table.period}
+        if by is not None:
+            columns[BY_VALUE] = table[BY_VALUE].cast("string")
+        # Every KPI table gets the funnel-step columns (null where it has none), so that
+        # they stack.
+        for column in STEP_COLUMNS.values():
+            columns[column] = (
+                table[column].cast("string") if column in table.columns else ibis.null("string")
+            )
+        for column in RESULT_COLUMNS:
+            columns[column] = table[column].cast("float64")
+        tables.append(table.select(**columns))
+    frame = source.execute(balanced_union(tables))
+    frames = {name: part for name, part in frame.groupby(KPI_COLUMN, sort=False)}
+    empty = frame.iloc[0:0]
+    return {kpi.name: frames.get(kpi.name, empty) for kpi in chosen}
 
 
 def result_rows(

@@ -64,33 +64,45 @@ class KpiContext:
     periods: tuple[Period, ...]
     as_of: datetime
     cut_at_as_of: bool = False
-    # When computing (not when showing SQL), intermediate tables that several KPIs share
-    # (the conversions, the opening bases) are computed once per run and kept in the
-    # engine as temporary tables (Ibis `cache`); `release` drops them.
+    # Intermediate tables that several KPIs share (the conversions, the cohort, the
+    # opening bases) are built once per context (`shared`). With `materialize`, they are
+    # also computed once in the engine and kept as temporary tables (Ibis `cache`;
+    # `release` drops them): for engines that run each KPI as a query of its own (Spark).
+    # Without it, every KPI gets the same expression object, which a query holding several
+    # KPIs (`compute.compute_kpis`) computes once, as a common table expression.
     materialize: bool = False
     _shared: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
     _tables: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
+    _reused: dict[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
 
     def shared(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
-        """`build()`, computed once per context when `materialize` is set."""
-        if not self.materialize:
-            return build()
+        """`build()`, built once per context (and computed once when `materialize`)."""
         if name not in self._shared:
             table = build()
-            if self.source.engine == "sqlite":
-                # Ibis fills its temporary table from the expression's nested SQL, not
-                # from the flat CTEs this backend compiles queries to (backends,
-                # `_flatten_subqueries`); SQLite plans the deep ones (attribution
-                # credits) ten times slower nested. Cache the flat form.
-                backend = self.source.backend
-                table = backend.sql(backend.compile(table), schema=table.schema())
-            self._shared[name] = table.cache()
+            if self.materialize:
+                if self.source.engine == "sqlite":
+                    # Ibis fills its temporary table from the expression's nested SQL, not
+                    # from the flat CTEs this backend compiles queries to (backends,
+                    # `_flatten_subqueries`); SQLite plans the deep ones (attribution
+                    # credits) ten times slower nested. Cache the flat form.
+                    backend = self.source.backend
+                    table = backend.sql(backend.compile(table), schema=table.schema())
+                table = table.cache()
+            self._shared[name] = table
         return self._shared[name]
 
+    def reuse(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """`build()`, built once per context and never materialized: a part several KPIs
+        start from (building Ibis expressions costs Python time on every run)."""
+        if name not in self._reused:
+            self._reused[name] = build()
+        return self._reused[name]
+
     def release(self) -> None:
-        """Drop the temporary tables of `shared`."""
-        for table in self._shared.values():
-            table.release()
+        """Drop the temporary tables of `shared` (with `materialize`)."""
+        if self.materialize:
+            for table in self._shared.values():
+                table.release()
         self._shared.clear()
 
     def conversions(self) -> ir.Table:
@@ -173,8 +185,12 @@ class KpiContext:
 
     def contact_dimension(self, by: Dimension) -> ir.Table:
         """`contact_id`, `by_value`: to classify any per-contact table by a dimension."""
-        contacts = self.table("contacts")
-        return contacts.select("contact_id", **{BY_VALUE: contacts[BY_KEYS[by]]})
+
+        def build() -> ir.Table:
+            contacts = self.table("contacts")
+            return contacts.select("contact_id", **{BY_VALUE: contacts[BY_KEYS[by]]})
+
+        return self.reuse(f"contact_dimension:{by}", build)
 
     def with_contact_dimension(self, table: ir.Table, by: Dimension | None) -> ir.Table:
         """`table` (with a `contact_id`) and the contact's `by_value` when `by` is set."""

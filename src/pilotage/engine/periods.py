@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -222,11 +224,55 @@ def period_label(
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
+def contiguous(periods: Sequence[Period]) -> bool:
+    """Each period starts where the one before ends (as `periods_between` cuts them)."""
+    return all(before.end == after.start for before, after in pairwise(periods))
+
+
+def _bound(period_day: date, periods: Sequence[Period], *, dates: bool) -> ir.Value:
+    return _bound_literal(period_day, periods[0].timezone, dates)
+
+
+@lru_cache(maxsize=1024)
+def _bound_literal(period_day: date, timezone: str, dates: bool) -> ir.Value:
+    """A period bound as a literal: the local date, or the UTC instant of its midnight
+    (an immutable expression, made once)."""
+    if dates:
+        return ibis.literal(period_day, type="date")
+    return ibis.literal(local_midnight_utc(period_day, timezone), type="timestamp")
+
+
+def _label_search(value: ir.Value, periods: Sequence[Period], *, dates: bool) -> ir.StringValue:
+    """The label of the contiguous period holding `value`, which is known to fall in one
+    of them: a binary search over the bounds (log2(n) comparisons instead of up to 2n)."""
+    if len(periods) == 1:
+        return ibis.literal(periods[0].label, type="string")
+    middle = len(periods) // 2
+    return ibis.ifelse(
+        value < _bound(periods[middle].start, periods, dates=dates),
+        _label_search(value, periods[:middle], dates=dates),
+        _label_search(value, periods[middle:], dates=dates),
+    )
+
+
 def label_periods(
     table: ir.Table, column: str, periods: Sequence[Period], *, dates: bool = False
 ) -> ir.Table:
     """Rows of `table` whose `column` falls in one of (few) `periods`, with the period's
-    label as `period` (see `period_label`)."""
+    label as `period` (see `period_label`).
+
+    Periods that follow each other (the usual case) are one range, [first start, last
+    end): rows outside it are left out by two comparisons that engines push down to the
+    table scan (DuckDB skips row groups by their min/max), and each row left finds its
+    period by a binary search over the bounds: the same half-open comparisons as
+    `period_label`, fewer of them."""
+    if periods and contiguous(periods):
+        value = table[column]
+        inside = table.filter(
+            (value >= _bound(periods[0].start, periods, dates=dates))
+            & (value < _bound(periods[-1].end, periods, dates=dates))
+        )
+        return inside.mutate(period=_label_search(inside[column], periods, dates=dates))
     labelled = table.mutate(period=period_label(table[column], periods, dates=dates))
     return labelled.filter(labelled.period.notnull())
 

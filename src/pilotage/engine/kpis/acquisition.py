@@ -113,11 +113,21 @@ def order_margin(orders: ir.Table, gross_margin: float) -> ir.FloatingValue:
 
 def window_value(ctx: KpiContext) -> ir.Table:
     """Per customer: paid-order `revenue` and `margin` in [converted_at, converted_at + R)
-    (shared by ROAS and ROI)."""
-    return ctx.shared("window_value", lambda: _window_value(ctx))
+    (shared by ROAS and ROI; null for a customer whose orders after its conversion all
+    fall after the window, absent for one without any)."""
+    after = after_conversion(ctx)
+    return after.select("contact_id", "revenue", "margin")
 
 
-def _window_value(ctx: KpiContext) -> ir.Table:
+def after_conversion(ctx: KpiContext) -> ir.Table:
+    """Per customer with a paid order at or after its conversion: `revenue` and `margin`
+    of its paid orders in [converted_at, converted_at + R) (null when none), and
+    `next_order_at`, its first paid order after converted_at (null when none): one join
+    of the paid orders with the conversions for ROAS, ROI and early churn."""
+    return ctx.shared("after_conversion", lambda: _after_conversion(ctx))
+
+
+def _after_conversion(ctx: KpiContext) -> ir.Table:
     converted = ctx.conversions()
     orders = paid_orders(ctx)
     orders = orders.select(
@@ -126,17 +136,20 @@ def _window_value(ctx: KpiContext) -> ir.Table:
         order_contact_id=orders.contact_id,
         order_margin=order_margin(orders, ctx.settings.gross_margin),
     )
-    window = ctx.settings.revenue_window_days * DAY_SECONDS
     joined = converted.inner_join(
         orders,
         [
             converted.contact_id == orders.order_contact_id,
             orders.ordered_at >= converted.converted_at,
-            seconds_between(converted.converted_at, orders.ordered_at) < window,
         ],
     )
+    window = ctx.settings.revenue_window_days * DAY_SECONDS
+    in_window = seconds_between(joined.converted_at, joined.ordered_at) < window
+    later = joined.ordered_at > joined.converted_at
     return joined.group_by("contact_id").aggregate(
-        revenue=joined.amount.sum(), margin=joined.order_margin.sum()
+        revenue=ibis.ifelse(in_window, joined.amount, ibis.null("float64")).sum(),
+        margin=ibis.ifelse(in_window, joined.order_margin, ibis.null("float64")).sum(),
+        next_order_at=ibis.ifelse(later, joined.ordered_at, ibis.null("timestamp")).min(),
     )
 
 

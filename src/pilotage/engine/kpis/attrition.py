@@ -9,12 +9,15 @@ acquired during P are in neither (ChartMogul's start-of-period convention).
 
 from __future__ import annotations
 
+import functools
+import operator
 from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
 from pilotage.engine.context import (
+    BY_VALUE,
     Dimension,
     KpiContext,
     additive,
@@ -25,6 +28,7 @@ from pilotage.engine.context import (
     with_ratio,
 )
 from pilotage.engine.conversions import paid_orders, seconds_between
+from pilotage.engine.kpis.acquisition import after_conversion
 from pilotage.engine.periods import CASE_PERIODS
 
 DAY_SECONDS = 86_400.0
@@ -38,9 +42,9 @@ def _order_activity(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 
 def _order_members(ctx: KpiContext) -> ir.Table:
-    orders = paid_orders(ctx).select("contact_id", "ordered_at")
     if len(ctx.periods) <= CASE_PERIODS:
-        return _order_members_by_contact(ctx, orders)
+        return _order_members_by_contact(ctx)
+    orders = paid_orders(ctx).select("contact_id", "ordered_at")
     bounds = ctx.periods_table
     at_start = orders.inner_join(
         bounds,
@@ -61,26 +65,12 @@ def _order_members(ctx: KpiContext) -> ir.Table:
     return _with_retained(ctx, base, active_at_end, None)
 
 
-def _order_members_by_contact(ctx: KpiContext, orders: ir.Table) -> ir.Table:
-    """`_order_members` for few periods: one group-by of the paid orders per contact, with
-    two conditional aggregates per period (a paid order in [start - D, start), one in
-    [end - D, end)), then one small selection per period of that per-customer table.
-    The range join of orders against periods shifted by D matched each order with every
-    period whose window holds it (D = 365 days covers four quarters) and deduplicated
-    the pairs; this reads each order once."""
-    shift = timedelta(days=ctx.settings.inactivity_days)
-    instant = orders.ordered_at
-
-    def active(at: datetime) -> ir.IntegerValue:
-        since = ibis.literal(at - shift, type="timestamp")
-        until = ibis.literal(at, type="timestamp")
-        return ibis.ifelse((instant >= since) & (instant < until), 1, 0).max()
-
-    flags: dict[str, ir.Value] = {}
-    for index, period in enumerate(ctx.periods):
-        flags[f"at_start_{index}"] = active(period.start_utc)
-        flags[f"at_end_{index}"] = active(period.end_utc)
-    per_customer = orders.group_by("contact_id").aggregate(**flags)
+def _order_members_by_contact(ctx: KpiContext) -> ir.Table:
+    """`_order_members` for few periods: one small selection per period of the
+    per-customer table `_order_customers`. The range join of orders against periods
+    shifted by D matched each order with every period whose window holds it (D = 365 days
+    covers four quarters) and deduplicated the pairs; this reads each order once."""
+    per_customer = _order_customers(ctx)
     members = [
         per_customer.filter(per_customer[f"at_start_{index}"] == 1).select(
             period=ibis.literal(period.label),
@@ -92,7 +82,68 @@ def _order_members_by_contact(ctx: KpiContext, orders: ir.Table) -> ir.Table:
     return balanced_union(members)
 
 
+def _order_customers(ctx: KpiContext) -> ir.Table:
+    """For few periods, one row per customer with a paid order, from one group-by of the
+    paid orders: `first_order_at`, and per period (`_<index>` of `ctx.periods`) three
+    flags (1 or 0): `at_start` (a paid order in [start - D, start)), `at_end` (one in
+    [end - D, end)) and `bought` (one in [start, end)). Read by the order activity and by
+    the returning customer rate."""
+    return ctx.shared("order_customers", lambda: _order_customer_flags(ctx))
+
+
+def _order_customer_flags(ctx: KpiContext) -> ir.Table:
+    orders = paid_orders(ctx).select("contact_id", "ordered_at")
+    shift = timedelta(days=ctx.settings.inactivity_days)
+    instant = orders.ordered_at
+
+    def within(since: datetime, until: datetime) -> ir.IntegerValue:
+        low = ibis.literal(since, type="timestamp")
+        high = ibis.literal(until, type="timestamp")
+        return ibis.ifelse((instant >= low) & (instant < high), 1, 0).max()
+
+    flags: dict[str, ir.Value] = {"first_order_at": instant.min()}
+    for index, period in enumerate(ctx.periods):
+        flags[f"at_start_{index}"] = within(period.start_utc - shift, period.start_utc)
+        flags[f"at_end_{index}"] = within(period.end_utc - shift, period.end_utc)
+        flags[f"bought_{index}"] = within(period.start_utc, period.end_utc)
+    return orders.group_by("contact_id").aggregate(**flags)
+
+
+def _per_period_rows(
+    ctx: KpiContext,
+    table: ir.Table,
+    by: Dimension | None,
+    numerators: list[ir.BooleanValue],
+    denominators: list[ir.BooleanValue],
+) -> ir.Table:
+    """A ratio KPI table from per-row conditions, one numerator and one denominator per
+    period of `ctx.periods`: one pass over `table` with two counts per period, then one
+    row per period (and breakdown value). A period without any row gets 0 / 0, which is
+    what an absent row is filled with; so does every period when `table` is empty."""
+    counts: dict[str, ir.Value] = {}
+    for index, (numerator, denominator) in enumerate(zip(numerators, denominators, strict=True)):
+        counts[f"numerator_{index}"] = count_if(numerator).fill_null(0)
+        counts[f"denominator_{index}"] = count_if(denominator).fill_null(0)
+    group = [BY_VALUE] if by is not None else []
+    per_group = table.group_by(group).aggregate(**counts) if group else table.aggregate(**counts)
+    rows = [
+        per_group.select(
+            *group,
+            period=ibis.literal(period.label, type="string"),
+            numerator=per_group[f"numerator_{index}"],
+            denominator=per_group[f"denominator_{index}"],
+        )
+        for index, period in enumerate(ctx.periods)
+    ]
+    return finish(with_ratio(balanced_union(rows)), by)
+
+
 def _subscription_activity(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """Like `_order_activity`, with contractual activity (read by two KPIs)."""
+    return ctx.reuse(f"subscription_activity:{by}", lambda: _subscription_members(ctx, by))
+
+
+def _subscription_members(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     subscriptions = ctx.table("subscriptions").select("contact_id", "started_at", "ended_at")
     bounds = ctx.periods_table
 
@@ -196,6 +247,8 @@ def _buyers(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 def returning_customer_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     """Among customers with a paid order in P, the share with a paid order before P."""
+    if len(ctx.periods) <= CASE_PERIODS:
+        return _returning_by_customer(ctx, by)
     orders = paid_orders(ctx)
     first = orders.group_by("contact_id").aggregate(first_order_at=orders.ordered_at.min())
     buyers = _buyers(ctx, by)
@@ -212,6 +265,23 @@ def returning_customer_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     return finish(with_ratio(grouped), by)
 
 
+def _returning_by_customer(ctx: KpiContext, by: Dimension | None) -> ir.Table:
+    """`returning_customer_rate` for few periods, from the per-customer flags of the
+    order activity (`_order_customers`) instead of the buyers of each period joined with
+    each customer's first order. Customers who bought in no period are left out, as they
+    are from the buyers."""
+    customers = _order_customers(ctx)
+    bought = [customers[f"bought_{index}"] == 1 for index in range(len(ctx.periods))]
+    customers = customers.filter(functools.reduce(operator.or_, bought))
+    customers = ctx.with_contact_dimension(customers, by)
+    bought = [customers[f"bought_{index}"] == 1 for index in range(len(ctx.periods))]
+    returning = [
+        flag & (customers.first_order_at < ibis.literal(period.start_utc, type="timestamp"))
+        for flag, period in zip(bought, ctx.periods, strict=True)
+    ]
+    return _per_period_rows(ctx, customers, by, returning, bought)
+
+
 def repeat_purchase_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     """Among customers converted before P.end, the share with >= 2 paid orders before P.end."""
     orders = paid_orders(ctx).select("contact_id", "ordered_at")
@@ -224,6 +294,8 @@ def repeat_purchase_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     converted = ctx.conversions()
     customers = converted.left_join(second, "contact_id").select(converted, second.second_order_at)
     customers = ctx.with_contact_dimension(customers, by)
+    if len(ctx.periods) <= CASE_PERIODS:
+        return _repeat_by_period_end(ctx, customers, by)
     bounds = ctx.periods_table.select("period", "period_end")
     joined = customers.inner_join(bounds, customers.converted_at < bounds.period_end)
     grouped = joined.group_by(keys(by)).aggregate(
@@ -233,23 +305,30 @@ def repeat_purchase_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     return finish(with_ratio(grouped), by)
 
 
+def _repeat_by_period_end(ctx: KpiContext, customers: ir.Table, by: Dimension | None) -> ir.Table:
+    """`repeat_purchase_rate` for few periods: one pass over the customers with two
+    conditional counts per period end, instead of the customers x periods range join
+    (each customer matched every period ending after its conversion). Customers converted
+    after the last period's end are in no period, as in the join."""
+    last_end = ibis.literal(max(period.end_utc for period in ctx.periods), type="timestamp")
+    known = customers.filter(customers.converted_at < last_end)
+    converted: list[ir.BooleanValue] = []
+    repeated: list[ir.BooleanValue] = []
+    for period in ctx.periods:
+        end = ibis.literal(period.end_utc, type="timestamp")
+        converted.append(known.converted_at < end)
+        repeated.append((known.converted_at < end) & (known.second_order_at < end))
+    return _per_period_rows(ctx, known, by, repeated, converted)
+
+
 def early_churn_rate(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     """Among customers converted in P, the share with no further paid order in
     (converted_at, converted_at + D]."""
     converted = ctx.conversions()
-    orders = paid_orders(ctx)
-    orders = orders.select(order_contact_id=orders.contact_id, ordered_at=orders.ordered_at)
-    later = converted.inner_join(
-        orders,
-        [
-            converted.contact_id == orders.order_contact_id,
-            orders.ordered_at > converted.converted_at,
-        ],
-    )
-    next_orders = later.group_by("contact_id").aggregate(next_order_at=later.ordered_at.min())
-    customers = converted.left_join(next_orders, "contact_id").select(
-        converted, next_orders.next_order_at
-    )
+    # The first paid order after the conversion, from the per-customer table that ROAS and
+    # ROI also read (one join of the orders with the conversions for the three).
+    after = after_conversion(ctx)
+    customers = converted.left_join(after, "contact_id").select(converted, after.next_order_at)
     customers = ctx.bucket(ctx.with_contact_dimension(customers, by), "converted_at")
     window = ctx.settings.inactivity_days * DAY_SECONDS
     stayed = customers.next_order_at.notnull() & (

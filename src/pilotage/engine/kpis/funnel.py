@@ -53,15 +53,23 @@ def _cohort_members(ctx: KpiContext) -> ir.Table:
     `converted_at`, `delay_seconds` = max(0, converted_at - created_at) and
     `converted_in_window` = converted with a delay < W."""
     contacts = ctx.table("contacts")
-    contacts = contacts.select("contact_id", "created_at", *{*BY_KEYS.values(), "owner_id"})
+    contacts = contacts.select(
+        "contact_id", "created_at", *dict.fromkeys([*BY_KEYS.values(), "owner_id"])
+    )
+    # The contacts of the periods first, then their conversion: one join of the rows kept,
+    # computed in one projection (a single intermediate table).
+    created = ctx.bucket(contacts, "created_at")
     converted = ctx.conversions()
-    joined = contacts.left_join(converted, "contact_id").select(contacts, converted.converted_at)
-    cohort = ctx.bucket(joined, "created_at")
-    seconds = seconds_between(cohort.created_at, cohort.converted_at)
+    seconds = seconds_between(created.created_at, converted.converted_at)
     delay = ibis.ifelse(seconds < 0, 0.0, seconds)
     window = ctx.settings.conversion_window_days * DAY_SECONDS
-    in_window = cohort.converted_at.notnull() & (delay < window)
-    return cohort.mutate(delay_seconds=delay, converted_in_window=in_window)
+    in_window = converted.converted_at.notnull() & (delay < window)
+    return created.left_join(converted, "contact_id").select(
+        created,
+        converted.converted_at,
+        delay_seconds=delay,
+        converted_in_window=in_window,
+    )
 
 
 def _cohort(ctx: KpiContext, by: Dimension | None, *, assigned_only: bool) -> ir.Table:

@@ -32,10 +32,14 @@ def _by_rep(table: ir.Table, by: Dimension | None) -> ir.Table:
 
 
 def _closed_deals(ctx: KpiContext, by: Dimension | None) -> ir.Table:
-    """Deals won or lost, with the period of their `closed_at`."""
-    deals = ctx.table("deals")
-    closed = deals.filter(deals.status.isin(["won", "lost"]) & deals.closed_at.notnull())
-    return ctx.bucket(_by_rep(closed, by), "closed_at")
+    """Deals won or lost, with the period of their `closed_at` (read by six KPIs)."""
+
+    def build() -> ir.Table:
+        deals = ctx.table("deals")
+        closed = deals.filter(deals.status.isin(["won", "lost"]) & deals.closed_at.notnull())
+        return ctx.bucket(_by_rep(closed, by), "closed_at")
+
+    return ctx.reuse(f"closed_deals:{by}", build)
 
 
 def _won_deals(ctx: KpiContext, by: Dimension | None) -> ir.Table:

@@ -1,0 +1,231 @@
+"""How a run is computed does not change what it computes.
+
+`compute_kpis` runs the whole catalogue as one query on DuckDB, SQLite and PostgreSQL
+(`compute.execute_kpis`), each KPI alone over materialised shared parts on Spark (and in
+the web dashboard); periods are found by a binary search over their bounds, and a few
+KPIs have a one-pass form for few periods beside their range join; compiled SQL is kept
+per backend. Each pair must give the same rows: checked here on a generated company, on
+every engine.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+import pytest
+from engine_helpers import compute, contacts, orders, values
+
+from pilotage.contract.settings import Settings, load_settings
+from pilotage.engine import context as context_module
+from pilotage.engine import periods as periods_module
+from pilotage.engine.backends import Source, from_frames
+from pilotage.engine.compute import KpiRow, compute_kpis, plan, result_rows, select_kpis
+from pilotage.engine.context import Dimension
+from pilotage.engine.kpis import attrition
+from pilotage.engine.periods import label_periods, period_label, periods_between
+
+generator = pytest.importorskip("pilotage.demo.generator")
+
+BREAKDOWNS: list[Dimension | None] = [None, "channel", "campaign", "owner"]
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.DataFrame], Settings]:
+    folder: Path = tmp_path_factory.mktemp("company")
+    generator.generate_company(folder, 400, 5)
+    frames = {
+        path.stem: pd.read_csv(path, dtype=str, keep_default_na=False).replace("", None)
+        for path in folder.glob("*.csv")
+    }
+    return frames, load_settings(None, folder)
+
+
+Key = tuple[str, str, str]
+
+
+def _indexed(rows: list[KpiRow] | tuple[KpiRow, ...]) -> dict[Key, KpiRow]:
+    return {(row.kpi, row.period, str(sorted((row.by or {}).items()))): row for row in rows}
+
+
+def _same_number(mine: float | None, theirs: float | None) -> bool:
+    if mine is None or theirs is None:
+        return mine is None and theirs is None
+    # Sums of money in another order may differ in the last bits (DuckDB's parallel sums
+    # do from one run to the next).
+    return math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def assert_same_rows(mine: list[KpiRow] | tuple[KpiRow, ...], theirs: list[KpiRow]) -> None:
+    found, expected = _indexed(mine), _indexed(theirs)
+    assert found.keys() == expected.keys()
+    for key, row in expected.items():
+        other = found[key]
+        assert other.complete == row.complete, key
+        for field in ("value", "numerator", "denominator"):
+            assert _same_number(getattr(other, field), getattr(row, field)), (key, field)
+
+
+def one_query_per_kpi(source: Source, by: Dimension | None, **options: Any) -> list[KpiRow]:
+    """The rows as engines that run each KPI alone compute them (Spark, the dashboard):
+    one query per KPI, over shared parts kept as temporary tables."""
+    chosen, _ = select_kpis(None, by)
+    computation = plan(source, materialize=True, **options)
+    rows: list[KpiRow] = []
+    try:
+        for kpi in chosen:
+            frame = source.execute(kpi.expression(computation.context, by))
+            rows.extend(result_rows(kpi, frame, computation, by))
+    finally:
+        computation.context.release()
+    return rows
+
+
+def test_one_query_gives_the_rows_of_one_query_per_kpi(source, engine, company):
+    if engine == "spark":
+        pytest.skip("Spark already runs one query per KPI (compute.ONE_QUERY_ENGINES)")
+    frames, settings = company
+    made = source(frames, settings)
+    for by in BREAKDOWNS:
+        together = compute_kpis(made, by=by)
+        assert together.rows
+        assert_same_rows(together.rows, one_query_per_kpi(made, by))
+
+
+def test_an_earlier_as_of_gives_the_same_rows_either_way(source, engine, company):
+    if engine == "spark":
+        pytest.skip("Spark already runs one query per KPI (compute.ONE_QUERY_ENGINES)")
+    frames, settings = company
+    made = source(frames, settings)
+    as_of = "2025-11-15T12:00:00"
+    together = compute_kpis(made, grain="month", by="channel", as_of=as_of)
+    assert_same_rows(together.rows, one_query_per_kpi(made, "channel", grain="month", as_of=as_of))
+
+
+def test_few_period_forms_give_the_rows_of_the_range_joins(company, monkeypatch):
+    """Periods found by a CASE, order activity, returning and repeat customers in one pass
+    per customer (few periods) against the range joins used for many periods."""
+    frames, settings = company
+    made = from_frames(frames, settings)
+    for by in (None, "campaign"):
+        few = compute_kpis(made, grain="month", by=by)
+        with monkeypatch.context() as patched:
+            for module in (periods_module, context_module, attrition):
+                patched.setattr(module, "CASE_PERIODS", 0)
+            many = compute_kpis(made, grain="month", by=by)
+        assert_same_rows(few.rows, list(many.rows))
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York", "UTC"])
+@pytest.mark.parametrize("grain", ["day", "week", "month", "quarter"])
+def test_the_search_over_bounds_labels_as_the_case(zone, grain):
+    """`label_periods` on consecutive periods (a range filter, then a binary search) gives
+    each instant the label `period_label` gives it, at and around every bound."""
+    settings = Settings(timezone=zone)
+    periods = periods_between(date(2024, 2, 20), date(2024, 11, 10), grain, settings)[:30]
+    instants = [datetime(2024, 1, 1) + timedelta(hours=7 * step) for step in range(1300)]  # noqa: DTZ001
+    for period in periods:
+        for bound in (period.start_utc, period.end_utc):
+            instants += [bound - timedelta(microseconds=1), bound, bound + timedelta(seconds=1)]
+    table = ibis.memtable(pd.DataFrame({"instant": instants}), schema={"instant": "timestamp"})
+    searched = label_periods(table, "instant", periods).execute()
+    cased = table.mutate(period=period_label(table.instant, periods)).execute()
+    cased = cased[cased.period.notna()]
+    assert sorted(zip(searched.instant, searched.period, strict=True)) == sorted(
+        zip(cased.instant, cased.period, strict=True)
+    )
+    days = ibis.memtable(
+        pd.DataFrame({"day": [date(2024, 1, 1) + timedelta(days=n) for n in range(366)]}),
+        schema={"day": "date"},
+    )
+    searched = label_periods(days, "day", periods, dates=True).execute()
+    cased = days.mutate(period=period_label(days.day, periods, dates=True)).execute()
+    cased = cased[cased.period.notna()]
+    assert sorted(zip(searched.day, searched.period, strict=True)) == sorted(
+        zip(cased.day, cased.period, strict=True)
+    )
+
+
+def test_periods_that_do_not_follow_each_other_are_labelled_by_the_case():
+    settings = Settings(timezone="Europe/Paris")
+    quarters = periods_between(date(2024, 1, 1), date(2024, 12, 31), "quarter", settings)
+    chosen = [quarters[0], quarters[2]]
+    table = ibis.memtable(
+        pd.DataFrame({"instant": [datetime(2024, month, 15) for month in range(1, 13)]}),  # noqa: DTZ001
+        schema={"instant": "timestamp"},
+    )
+    labelled = label_periods(table, "instant", chosen).execute()
+    assert sorted(labelled.period) == ["2024-Q1"] * 3 + ["2024-Q3"] * 3
+
+
+_INSERT_ORDER = {
+    "duckdb": (
+        "INSERT INTO orders (order_id, contact_id, ordered_at, amount, status) "
+        "VALUES ('o9', 'c1', TIMESTAMP '2024-02-10 10:00:00', 50, 'paid')"
+    ),
+    "sqlite": (
+        "INSERT INTO orders (order_id, contact_id, ordered_at, amount, status, attributes) "
+        "VALUES ('o9', 'c1', '2024-02-10 10:00:00', '50', 'paid', '{}')"
+    ),
+    "postgres": (
+        "INSERT INTO orders (order_id, contact_id, ordered_at, amount, status, attributes) "
+        "VALUES ('o9', 'c1', '2024-02-10 10:00:00+00', 50, 'paid', '{}')"
+    ),
+}
+
+
+def test_compiled_sql_is_kept_and_the_data_read_again(source, engine):
+    """A second run over the same source reuses the SQL compiled by the first, and still
+    reads the rows as they are now."""
+    if engine == "spark":
+        pytest.skip("the Spark backend keeps no compiled SQL")
+    made = source(
+        {
+            "contacts": contacts(("c1", "2024-01-05 09:00:00", "web")),
+            "orders": orders(("c1", "2024-01-10 10:00:00", 100), ("c1", "2024-03-01 10:00:00", 30)),
+        }
+    )
+    first = values(compute(made, "revenue", grain="month"))
+    assert first == {"2024-01": 100.0, "2024-02": 0.0, "2024-03": 30.0}
+    assert values(compute(made, "revenue", grain="month")) == first
+    cursor = made.backend.raw_sql(_INSERT_ORDER[engine])
+    if engine != "duckdb":  # DuckDB's `execute` returns the connection itself
+        cursor.close()
+    if engine == "postgres":
+        made.backend.con.commit()
+    assert values(compute(made, "revenue", grain="month")) == {
+        "2024-01": 100.0,
+        "2024-02": 50.0,
+        "2024-03": 30.0,
+    }
+
+
+def test_the_span_of_the_data_follows_its_changes(source, engine):
+    """The span of the data (as_of and the periods by default) is read again once the
+    database has changed, by this connection or by another (SQLite keeps it until then)."""
+    if engine not in ("sqlite", "duckdb"):
+        pytest.skip("checked where the span may be kept (SQLite) and where it is not")
+    made = source(
+        {
+            "contacts": contacts(("c1", "2024-01-05 09:00:00", "web")),
+            "orders": orders(("c1", "2024-01-10 10:00:00", 100)),
+        }
+    )
+    assert set(values(compute(made, "revenue", grain="month"))) == {"2024-01"}
+    later = _INSERT_ORDER[engine].replace("2024-02-10", "2024-03-10")
+    if engine == "sqlite":
+        # Written by another connection, as the CRM's web process would.
+        path = made.description.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as other:
+            other.execute(later)
+        other.close()
+    else:
+        made.backend.raw_sql(later)
+    result = compute(made, "revenue", grain="month")
+    assert values(result) == {"2024-01": 100.0, "2024-02": 0.0, "2024-03": 50.0}
+    assert result.as_of.isoformat().startswith("2024-03-10T")
