@@ -85,8 +85,12 @@ def test_every_kpi_equals_duckdb(on_duckdb: Source, on_spark: Source, by: Any) -
     other = compute_kpis(on_spark, grain="quarter", by=by)
     # Every KPI that has this breakdown was computed, on both engines.
     names = {kpi.name for kpi in CATALOGUE if by is None or by in kpi.breakdowns}
-    assert {row.kpi for row in reference.rows} == names
-    assert {row.kpi for row in other.rows} == names
+    computed = {row.kpi for row in reference.rows}
+    # The predicted CLV KPIs need the CLV models, which are not fitted on fewer than 100
+    # customers (this company has fewer): no value, so no breakdown value to report.
+    unfitted = {"predicted_clv", "predicted_ltv_to_cac"} if by is not None else set()
+    assert names - unfitted <= computed <= names
+    assert {row.kpi for row in other.rows} == computed
     # Not a vacuous comparison: most KPIs have values.
     assert sum(row.value is not None for row in reference.rows) > len(reference.rows) / 2
     problems = differences(reference, other)
