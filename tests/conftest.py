@@ -13,9 +13,6 @@ import pytest
 # Before anything imports Django or reads the home folder: tests never touch the user's.
 os.environ.setdefault("PILOTAGE_HOME", tempfile.mkdtemp(prefix="pilotage-test-home-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pilotage.web.settings")
-# No background cache warming in the test process (a thread reading the test database
-# while a test writes it): tests that warm call it themselves, or set "sync".
-os.environ.setdefault("PILOTAGE_CACHE_WARMING", "off")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

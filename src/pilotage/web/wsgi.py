@@ -1,8 +1,4 @@
-"""The WSGI application served by `pilotage serve` (waitress) or any WSGI server.
-
-Loading it starts the process's KPI cache warmer (pilotage.web.dashboard.warming), as
-PILOTAGE_CACHE_WARMING says.
-"""
+"""The WSGI application served by `pilotage serve` (waitress) or any WSGI server."""
 
 import os
 
@@ -10,7 +6,3 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pilotage.web.settings")
 application = get_wsgi_application()
-
-from pilotage.web.dashboard.warming import start_warming  # noqa: E402 - Django is set up
-
-start_warming()

@@ -33,7 +33,7 @@ from pilotage.engine.periods import (
     period_containing,
     periods_between,
 )
-from pilotage.web.dashboard.cache import cached, cached_many, data_version
+from pilotage.web.dashboard.cache import cached, data_version
 from pilotage.web.dashboard.models import CompanySetting
 
 logger = logging.getLogger(__name__)
@@ -144,44 +144,27 @@ class KpiSeries:
         return [row for row in self.rows if row.period == period_label]
 
 
-def _plan(source: Source, grain: Grain, first: date, last: date, *, materialize: bool) -> Plan:
+def _plan(source: Source, grain: Grain, first: date, last: date) -> Plan:
     """compute.plan without its query of the data's span (cached here)."""
     span_first, _span_last = data_bounds()
     periods = periods_between(first, last, grain, source.settings)
-    context = KpiContext(source, tuple(periods), as_of_utc(), materialize=materialize)
+    context = KpiContext(source, tuple(periods), as_of_utc())
     return Plan(context, grain, span_first)
 
 
-def _compute(
-    kpis: list[Kpi], grain: Grain, first: date, last: date, by: Dimension | None
-) -> dict[str, KpiSeries]:
-    """Several KPIs over the same periods in one engine context, as `compute_kpis` does:
-    the tables they share (the conversions, the opening bases) are computed once and
-    kept as temporary tables for the run; the data's span comes from the cache."""
+def _compute(kpi: Kpi, grain: Grain, first: date, last: date, by: Dimension | None) -> KpiSeries:
+    def run(source: Source) -> list[KpiRow]:
+        computation = _plan(source, grain, first, last)
+        frame = source.execute(kpi.expression(computation.context, by))
+        return result_rows(kpi, frame, computation, by)
+
     source = engine_source()
     try:
-        computation = _plan(source, grain, first, last, materialize=len(kpis) > 1)
-    except Exception as error:  # noqa: BLE001 - a page shows the error, not a traceback
-        logger.exception("KPIs %s failed on %s", [kpi.name for kpi in kpis], source.engine)
-        message = f"{type(error).__name__}: {error}"
-        return {kpi.name: KpiSeries(kpi, (), message, by) for kpi in kpis}
-    result: dict[str, KpiSeries] = {}
-    try:
-        for kpi in kpis:
-            try:
-                frame = source.execute(kpi.expression(computation.context, by))
-                rows = result_rows(kpi, frame, computation, by)
-            except Exception as error:  # noqa: BLE001 - one failing KPI must not break a page
-                logger.exception("KPI %s failed on %s", kpi.name, source.engine)
-                result[kpi.name] = KpiSeries(kpi, (), f"{type(error).__name__}: {error}", by)
-            else:
-                result[kpi.name] = KpiSeries(kpi, tuple(rows), None, by)
-    finally:
-        try:
-            computation.context.release()
-        except Exception:  # noqa: BLE001 - temporary tables die with the connection anyway
-            logger.debug("could not drop the temporary tables of a KPI run", exc_info=True)
-    return result
+        rows = run(source)
+    except Exception as error:  # noqa: BLE001 - one failing KPI must not break a page
+        logger.exception("KPI %s failed on %s", kpi.name, source.engine)
+        return KpiSeries(kpi, (), f"{type(error).__name__}: {error}", by)
+    return KpiSeries(kpi, tuple(rows), None, by)
 
 
 def kpi_series(
@@ -192,26 +175,18 @@ def kpi_series(
     by: Dimension | None = None,
 ) -> dict[str, KpiSeries]:
     """Each KPI's rows for the periods of `grain` from the one containing `first` to the one
-    containing `last` (cached per data version and KPI; those missing are computed
-    together)."""
-    settings = company_settings().to_dict()
-    wanted: dict[str, tuple[Any, ...]] = {}
-    empty: dict[str, KpiSeries] = {}
+    containing `last` (cached per data version)."""
+    result: dict[str, KpiSeries] = {}
     for name in names:
         kpi = KPIS.get(name)
         if kpi is None:
             continue
         if by is not None and by not in kpi.breakdowns:
-            empty[name] = KpiSeries(kpi, (), None, by)
+            result[name] = KpiSeries(kpi, (), None, by)
             continue
-        wanted[name] = (name, grain, first.isoformat(), last.isoformat(), by, settings)
-    found = cached_many(
-        "kpi",
-        wanted,
-        lambda missing: _compute([KPIS[name] for name in missing], grain, first, last, by),
-    )
-    return {
-        name: found[name] if name in found else empty[name]
-        for name in names
-        if name in found or name in empty
-    }
+        result[name] = cached(
+            "kpi",
+            (name, grain, first.isoformat(), last.isoformat(), by, company_settings().to_dict()),
+            lambda kpi=kpi: _compute(kpi, grain, first, last, by),  # type: ignore[misc]
+        )
+    return result
