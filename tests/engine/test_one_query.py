@@ -22,11 +22,13 @@ import pytest
 from engine_helpers import compute, contacts, orders, values
 
 from pilotage.contract.settings import Settings, load_settings
+from pilotage.engine import compute as compute_module
 from pilotage.engine import context as context_module
 from pilotage.engine import periods as periods_module
-from pilotage.engine.backends import Source, from_frames
+from pilotage.engine.backends import Source, from_database_url, from_frames
+from pilotage.engine.catalogue import CATALOGUE
 from pilotage.engine.compute import KpiRow, compute_kpis, plan, result_rows, select_kpis
-from pilotage.engine.context import Dimension
+from pilotage.engine.context import Dimension, KpiContext
 from pilotage.engine.kpis import attrition
 from pilotage.engine.periods import label_periods, period_label, periods_between
 
@@ -203,6 +205,56 @@ def test_compiled_sql_is_kept_and_the_data_read_again(source, engine):
         "2024-02": 50.0,
         "2024-03": 30.0,
     }
+
+
+def test_a_batch_run_again_on_a_new_connection_reads_the_data_as_it_is_now(source, engine):
+    """The SQL of a batch of KPIs is kept for the process (`compute._batches`): a source
+    opened again on the same database (as the web server does after a write) runs it
+    without building the expressions again, and reads the rows as they are now."""
+    if engine not in ("sqlite", "postgres"):
+        pytest.skip("a database reopened by URL")
+    made = source(
+        {
+            "contacts": contacts(("c1", "2024-01-05 09:00:00", "web")),
+            "orders": orders(("c1", "2024-01-10 10:00:00", 100), ("c1", "2024-03-01 10:00:00", 30)),
+        }
+    )
+    chosen = ["revenue", "orders", "new_customers"]
+    first = compute_kpis(made, grain="month", kpis=chosen)
+    cursor = made.backend.raw_sql(_INSERT_ORDER[engine])
+    cursor.close()
+    made.backend.con.commit()  # written and committed, as by another process
+    reopened = from_database_url(made.description, made.settings)
+    batches_before = len(compute_module._batches._entries)
+    again = compute_kpis(reopened, grain="month", kpis=chosen)
+    assert len(compute_module._batches._entries) == batches_before  # the same batch
+    before = {(row.kpi, row.period): row.value for row in first.rows}
+    after = {(row.kpi, row.period): row.value for row in again.rows}
+    # The order o9 of 50 in 2024-02: revenue 0 -> 50, orders 0 -> 1; the rest unchanged.
+    assert before[("revenue", "2024-02")] == 0.0
+    assert before[("orders", "2024-02")] == 0.0
+    assert after == before | {("revenue", "2024-02"): 50.0, ("orders", "2024-02"): 1.0}
+
+
+def test_without_a_cut_the_batch_sql_does_not_depend_on_as_of(company):
+    """What lets a batch's SQL be kept whatever `as_of` (`compute._batch_key`): unless the
+    tables are cut at `as_of`, no KPI's query reads it (it only says which periods are
+    complete, in `result_rows`); the KPIs whose queries hold data computed in pandas
+    (in-memory tables) are never kept and left out here."""
+    frames, settings = company
+    made = from_frames(frames, settings)
+    computation = plan(made, grain="quarter")
+    periods = computation.context.periods
+    later = computation.context.as_of + timedelta(days=40)
+    for kpi in CATALOGUE:
+        queries = []
+        for as_of in (computation.context.as_of, later):
+            context = KpiContext(made, periods, as_of)
+            query = kpi.expression(context, None)
+            queries.append(query)
+        if queries[0].op().find(ibis.expr.operations.InMemoryTable):
+            continue
+        assert made.compile(queries[0]) == made.compile(queries[1]), kpi.name
 
 
 def test_the_span_of_the_data_follows_its_changes(source, engine):

@@ -182,6 +182,7 @@ def levers(
     scale / cut / watch with its reason (model: setting `attribution_model`)."""
     settings = source.settings
     chosen = check_model(model or settings.attribution_model)
+    cut = as_of  # the data as known at an explicit as_of; all of it by default (`attribute`)
     if as_of is None:
         as_of = latest_timestamp(source)
     if end is None:
@@ -190,7 +191,7 @@ def levers(
     if start is None:
         start = end - timedelta(days=364)
     period = period_of_days(start, end, settings)
-    revenue = customer_revenue(source, as_of)
+    revenue = customer_revenue(source, cut)
     new = revenue.filter(
         (revenue.converted_at >= ibis.literal(period.start_utc))
         & (revenue.converted_at < ibis.literal(period.end_utc))
@@ -198,11 +199,11 @@ def levers(
     totals = source.execute(new.aggregate(customers=new.count(), revenue=new.revenue.sum()))
     new_customers = int(totals["customers"].iloc[0])
     total_revenue = float(totals["revenue"].fillna(0.0).iloc[0])
-    channel_numbers = _lever_numbers(source, chosen, "channel", period, as_of)
+    channel_numbers = _lever_numbers(source, chosen, "channel", period, cut)
     total_spend = float(channel_numbers["spend"].sum())
     blended_cac = ratio(total_spend, new_customers)
     overall_roi = return_on_investment(total_revenue, total_spend, settings.gross_margin)
-    campaign_numbers = _lever_numbers(source, chosen, "campaign", period, as_of)
+    campaign_numbers = _lever_numbers(source, chosen, "campaign", period, cut)
     campaign_numbers = campaign_numbers[campaign_numbers["key"] != DIRECT]
     campaigns = source.table("campaigns").select("campaign_id", "channel")
     channel_of = dict(source.execute(campaigns).itertuples(index=False, name=None))

@@ -185,7 +185,12 @@ def null_paths(source: Source, as_of: datetime | None = None) -> ir.Table:
 
 def latest_timestamp(source: Source) -> datetime | None:
     """The default `as_of` (kpis.md): the latest timestamp found in the data (naive UTC);
-    None when the data holds no timestamp at all."""
+    None when the data holds no timestamp at all (asked again only once the data has
+    changed, where the engine can tell: `Source.while_unchanged`)."""
+    return source.while_unchanged("latest_timestamp", lambda: _latest_timestamp(source))  # type: ignore[no-any-return]
+
+
+def _latest_timestamp(source: Source) -> datetime | None:
     candidates: list[ir.Table] = []
     for table_name, columns in (
         ("contacts", ("created_at",)),

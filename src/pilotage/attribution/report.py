@@ -353,12 +353,16 @@ def attribute(
     models: tuple[Model, ...] = MODELS if model == "all" else (check_model(model),)
     key_column(by)
     settings = source.settings
+    # The data as known at an explicit `as_of` (rows after it left out); by default, all
+    # of it, and the queries do not depend on `as_of`: a process computing them again
+    # after a write reuses their SQL (`backends._remember_compiled`).
+    cut = as_of
     if as_of is None:
         as_of = latest_timestamp(source)
     if as_of is None:
         return AttributionResult(None, model, by, grain, settings, [])
     periods = default_periods(source, grain, as_of, start, end)
-    aggregates = attributed_aggregates(source, models, by, periods, as_of)
+    aggregates = attributed_aggregates(source, models, by, periods, cut)
     by_label = {p.label: p for p in periods}
     model_order: dict[str, int] = {m: i for i, m in enumerate(MODELS)}
     revenue_window = timedelta(days=settings.revenue_window_days)

@@ -11,6 +11,7 @@ themselves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -126,6 +127,31 @@ class Source:
     def execute(self, expression: ir.Expr) -> Any:
         return self.backend.execute(expression)
 
+    def compile(self, expression: ir.Expr) -> str:
+        """The SQL this source runs for `expression` (compiled once per process)."""
+        return str(self.backend.compile(expression))
+
+    def fetch_sql(self, sql: str, schema: Mapping[str, str]) -> pd.DataFrame:
+        """The rows of `sql` (as `compile` gives it; DuckDB, SQLite or PostgreSQL), as a
+        frame of `schema`'s columns: "string" (text, None when null) or "float64" (NaN
+        when null), the only types of the small result tables it serves."""
+        if self.engine == "duckdb":
+            rows = self.backend.con.execute(sql).fetchall()  # its connection is its cursor
+        elif self.engine in ("sqlite", "postgres"):
+            with contextlib.closing(self.backend.raw_sql(sql)) as cursor:
+                rows = cursor.fetchall()
+        else:
+            raise SourceError(f"{self.engine}: SQL is run through Ibis on this engine")
+        frame = pd.DataFrame.from_records(rows, columns=list(schema))
+        for column, dtype in schema.items():
+            if dtype == "float64":
+                frame[column] = pd.to_numeric(frame[column]).astype("float64")
+            elif dtype == "string":
+                frame[column] = frame[column].astype("object")
+            else:
+                raise ValueError(f"{column}: {dtype}: fetch_sql reads strings and numbers only")
+        return frame
+
     def to_sql(self, expression: ir.Expr) -> str:
         return str(ibis.to_sql(expression, dialect=self.backend.name))
 
@@ -142,7 +168,7 @@ def from_duckdb(
 ) -> Source:
     """A source over a DuckDB connection that holds typed contract tables."""
     backend = ibis.duckdb.from_connection(connection)
-    _remember_compiled(backend, fuse_selects=False)
+    _remember_compiled(backend, "duckdb", fuse_selects=False)
     present = frozenset(name for name in TABLE_NAMES if name in backend.list_tables())
     return Source(backend, "duckdb", settings, present, description)
 
@@ -214,8 +240,8 @@ def open_source(
     return from_database_url(db or database_url(), settings)
 
 
-# How many compiled queries a backend keeps (`_remember_compiled`).
-COMPILED_QUERIES_KEPT = 256
+# How many compiled queries the process keeps (`_remember_compiled`).
+COMPILED_QUERIES_KEPT = 512
 
 
 class _UnfusedSelects:
@@ -252,47 +278,55 @@ class _UnfusedSelects:
 _unfused_selects = _UnfusedSelects()
 
 
-def _remember_compiled(backend: Any, *, fuse_selects: bool = True) -> None:
-    """Keep the SQL of the last queries this backend compiled, keyed by the expression.
+# Compiled SQL of the process, shared by every backend (`_remember_compiled`): by flavour
+# (engine, and whether projections are fused) and expression.
+_compiled: OrderedDict[tuple[str, Any], str] = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+def _remember_compiled(backend: Any, flavour: str, *, fuse_selects: bool = True) -> None:
+    """Keep the SQL of the last queries compiled in this process, keyed by the expression.
 
     Compiling an Ibis expression to SQL (and, on SQLite, flattening it) costs more Python
     time than running a dashboard's queries on a small database; a process that computes
     the same KPIs again (the API, the dashboard, a notebook) gets the SQL it compiled
     before. The key is the expression itself: Ibis expressions are immutable values,
     compared by structure, whose every input is part of them (tables with their name,
-    schema and backend; literals with their type: periods, `as_of`, settings), so equal
-    expressions compile to the same SQL. What the data holds is read when the query runs,
-    never kept (queries over in-memory tables are not kept at all). With
-    `fuse_selects=False`, queries are compiled in `_unfused_selects`.
+    schema and database; literals with their type: periods, `as_of`, settings), so equal
+    expressions compile to the same SQL. Ibis deems two connections to the same database
+    equal (`db_identity`), so the SQL is shared by every connection of the process (the
+    web server's threads, a source opened again after a write), not kept per connection.
+    `flavour` names how this backend compiles (its engine, and its own rewrites such as
+    SQLite's flattening). What the data holds is read when the query runs, never kept
+    (queries over in-memory tables are not kept at all). With `fuse_selects=False`,
+    queries are compiled in `_unfused_selects`.
     """
     compile_expression = backend.compile
-    compiled: OrderedDict[Any, str] = OrderedDict()
-    lock = threading.Lock()
 
     def compile_remembered(expression: Any, *args: Any, **kwargs: Any) -> str:
         options = {key: value for key, value in kwargs.items() if value is not None}
         if args or options or not hasattr(expression, "op"):
             return str(compile_expression(expression, *args, **kwargs))
-        key = expression.op()
-        with lock:
-            sql = compiled.get(key)
+        key = (flavour, expression.op())
+        with _compiled_lock:
+            sql = _compiled.get(key)
             if sql is not None:
-                compiled.move_to_end(key)
+                _compiled.move_to_end(key)
                 return sql
         if fuse_selects:
             sql = str(compile_expression(expression))
         else:
             with _unfused_selects:
                 sql = str(compile_expression(expression))
-        if key.find(ops.InMemoryTable):
+        if key[1].find(ops.InMemoryTable):
             # An in-memory table (a frame computed in pandas: expected wins, predicted
             # CLV) has a new name each time: its query is never asked again, and keeping
             # it would keep its data.
             return sql
-        with lock:
-            compiled[key] = sql
-            while len(compiled) > COMPILED_QUERIES_KEPT:
-                compiled.popitem(last=False)
+        with _compiled_lock:
+            _compiled[key] = sql
+            while len(_compiled) > COMPILED_QUERIES_KEPT:
+                _compiled.popitem(last=False)
         return sql
 
     backend.compile = compile_remembered
@@ -359,7 +393,7 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
         raise SourceError(f"{url}: cannot connect: {error}") from error
     # PostgreSQL plans nested subqueries with joins within its collapse limits: its SQL
     # keeps Ibis' fused projections. SQLite's is flattened into CTEs anyway.
-    _remember_compiled(backend, fuse_selects=engine == "postgres")
+    _remember_compiled(backend, f"{engine}-crm", fuse_selects=engine == "postgres")
     tables = set(backend.list_tables())
     present = frozenset(name for name in TABLE_NAMES if name in tables)
     if "contacts" not in present:
