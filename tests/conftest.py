@@ -9,10 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 # Before anything imports Django or reads the home folder: tests never touch the user's.
 os.environ.setdefault("PILOTAGE_HOME", tempfile.mkdtemp(prefix="pilotage-test-home-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pilotage.web.settings")
+# No background cache warming in the test process (a thread reading the test database
+# while a test writes it): tests that warm call it themselves, or set "sync".
+os.environ.setdefault("PILOTAGE_CACHE_WARMING", "off")
+# pytest-django loads the settings in its early hook, before this file: the variable set
+# above only reaches subprocesses, so the setting itself is switched off too (else the
+# first import of pilotage.web.wsgi, as by the Schemathesis test, would start a warmer
+# thread that outlives its test and warms under the next ones' feet).
+django_settings.PILOTAGE_CACHE_WARMING = "off"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

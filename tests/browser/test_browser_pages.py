@@ -96,6 +96,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     )
     other_contact, own_contact = prepared.stdout.split()[-2:]
     port = free_port()
+    # As in production: the server warms its KPI cache in the background (the test
+    # process itself runs with warming off, tests/conftest.py).
+    env["PILOTAGE_CACHE_WARMING"] = "background"
     process = subprocess.Popen(
         [sys.executable, "-m", "pilotage.cli", "serve", "--db", url, "--port", str(port)],
         env=env,

@@ -121,8 +121,24 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pilotage",
+        # Per data version: a few dozen KPI results, plus one rule score per contact
+        # page seen; results of older versions are dropped (dashboard.cache).
+        "OPTIONS": {"MAX_ENTRIES": 5000},
     }
 }
+# KPI results are cached per data version; after a write, the server process recomputes
+# what pages show by default (pilotage.web.dashboard.warming): "background" (a thread of
+# the server, which also polls the data version for writes of other processes, such as
+# `pilotage import`, every PILOTAGE_CACHE_WARMING_POLL_SECONDS), "sync" (in the thread
+# that wrote, once committed: tests, or a cache shared with the command line) or "off".
+PILOTAGE_CACHE_WARMING = os.environ.get("PILOTAGE_CACHE_WARMING", "background")
+if PILOTAGE_CACHE_WARMING not in ("background", "sync", "off"):
+    raise ImproperlyConfigured(
+        f"PILOTAGE_CACHE_WARMING={PILOTAGE_CACHE_WARMING!r}: use background, sync or off"
+    )
+PILOTAGE_CACHE_WARMING_POLL_SECONDS = float(
+    os.environ.get("PILOTAGE_CACHE_WARMING_POLL_SECONDS", "5")
+)
 
 # Bounded requests: API bodies and uploads (pilotage.web.api.middleware).
 PILOTAGE_MAX_REQUEST_BYTES = int(os.environ.get("PILOTAGE_MAX_REQUEST_BYTES", 32 * 1024 * 1024))

@@ -100,6 +100,13 @@ class StageChange(models.Model):
 
     class Meta:
         db_table = "stage_changes"
+        indexes = [
+            # A contact's current stage (the contacts list shows it on every line and
+            # filters on it): its latest change is the first entry, stage included.
+            models.Index(
+                fields=["contact", "-changed_at", "-id", "stage"], name="stage_change_latest"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contact", "stage", "changed_at"], name="stage_change_identity"

@@ -23,7 +23,14 @@ from django.db import connections
 from pilotage.contract.settings import Settings, SettingsError, settings_from_mapping
 from pilotage.engine.backends import Source, from_database_url
 from pilotage.engine.catalogue import KPIS, Kpi
-from pilotage.engine.compute import KpiRow, Plan, data_span, result_rows
+from pilotage.engine.compute import (
+    ONE_QUERY_ENGINES,
+    KpiRow,
+    Plan,
+    data_span,
+    execute_kpis,
+    result_rows,
+)
 from pilotage.engine.context import Dimension, KpiContext
 from pilotage.engine.periods import (
     GRAINS,
@@ -33,7 +40,7 @@ from pilotage.engine.periods import (
     period_containing,
     periods_between,
 )
-from pilotage.web.dashboard.cache import cached, data_version
+from pilotage.web.dashboard.cache import cached, cached_many
 from pilotage.web.dashboard.models import CompanySetting
 
 logger = logging.getLogger(__name__)
@@ -55,9 +62,12 @@ def engine_database_url() -> str:
 
 
 def engine_source() -> Source:
-    """The engine's source over the CRM database, for this thread and data version."""
+    """The engine's source over the CRM database, for this thread and the company's
+    settings. It outlives writes: its queries read the data as it is when they run, and
+    the SQL compiled for it is what the next computation after a write reuses."""
     url = engine_database_url()
-    key = (url, data_version())
+    settings = company_settings()
+    key = (url, json.dumps(settings.to_dict(), sort_keys=True, default=str))
     current = getattr(_local, "source", None)
     if current is None or current[0] != key:
         if current is not None:
@@ -65,7 +75,7 @@ def engine_source() -> Source:
                 current[1].backend.disconnect()
             except Exception:  # noqa: BLE001 - an old connection that will not close is dropped
                 logger.debug("could not close an engine connection", exc_info=True)
-        _local.source = (key, from_database_url(url, company_settings()))
+        _local.source = (key, from_database_url(url, settings))
     source: Source = _local.source[1]
     return source
 
@@ -144,27 +154,48 @@ class KpiSeries:
         return [row for row in self.rows if row.period == period_label]
 
 
-def _plan(source: Source, grain: Grain, first: date, last: date) -> Plan:
+def _plan(source: Source, grain: Grain, first: date, last: date, *, materialize: bool) -> Plan:
     """compute.plan without its query of the data's span (cached here)."""
     span_first, _span_last = data_bounds()
     periods = periods_between(first, last, grain, source.settings)
-    context = KpiContext(source, tuple(periods), as_of_utc())
+    context = KpiContext(source, tuple(periods), as_of_utc(), materialize=materialize)
     return Plan(context, grain, span_first)
 
 
-def _compute(kpi: Kpi, grain: Grain, first: date, last: date, by: Dimension | None) -> KpiSeries:
-    def run(source: Source) -> list[KpiRow]:
-        computation = _plan(source, grain, first, last)
-        frame = source.execute(kpi.expression(computation.context, by))
-        return result_rows(kpi, frame, computation, by)
-
+def _compute(
+    kpis: list[Kpi], grain: Grain, first: date, last: date, by: Dimension | None
+) -> dict[str, KpiSeries]:
+    """Several KPIs over the same periods, computed together as `compute_kpis` does
+    (`execute_kpis`: one query on SQLite, PostgreSQL and DuckDB, whose shared parts, such
+    as the conversions, are computed once), but with the data's span from the cache. If
+    that fails, each KPI alone: one failing KPI must not take the others with it."""
     source = engine_source()
     try:
-        rows = run(source)
-    except Exception as error:  # noqa: BLE001 - one failing KPI must not break a page
-        logger.exception("KPI %s failed on %s", kpi.name, source.engine)
-        return KpiSeries(kpi, (), f"{type(error).__name__}: {error}", by)
-    return KpiSeries(kpi, tuple(rows), None, by)
+        computation = _plan(
+            source, grain, first, last, materialize=source.engine not in ONE_QUERY_ENGINES
+        )
+        try:
+            frames = execute_kpis(source, kpis, computation.context, by)
+            return {
+                kpi.name: KpiSeries(
+                    kpi, tuple(result_rows(kpi, frames[kpi.name], computation, by)), None, by
+                )
+                for kpi in kpis
+            }
+        finally:
+            computation.context.release()
+    except Exception as error:  # noqa: BLE001 - a page shows the error, not a traceback
+        if len(kpis) > 1:
+            logger.warning(
+                "KPIs %s failed together; computing them one by one", [k.name for k in kpis]
+            )
+            return {
+                name: series
+                for kpi in kpis
+                for name, series in _compute([kpi], grain, first, last, by).items()
+            }
+        logger.exception("KPI %s failed on %s", kpis[0].name, source.engine)
+        return {kpis[0].name: KpiSeries(kpis[0], (), f"{type(error).__name__}: {error}", by)}
 
 
 def kpi_series(
@@ -175,18 +206,26 @@ def kpi_series(
     by: Dimension | None = None,
 ) -> dict[str, KpiSeries]:
     """Each KPI's rows for the periods of `grain` from the one containing `first` to the one
-    containing `last` (cached per data version)."""
-    result: dict[str, KpiSeries] = {}
+    containing `last` (cached per data version and KPI; those missing are computed
+    together)."""
+    settings = company_settings().to_dict()
+    wanted: dict[str, tuple[Any, ...]] = {}
+    empty: dict[str, KpiSeries] = {}
     for name in names:
         kpi = KPIS.get(name)
         if kpi is None:
             continue
         if by is not None and by not in kpi.breakdowns:
-            result[name] = KpiSeries(kpi, (), None, by)
+            empty[name] = KpiSeries(kpi, (), None, by)
             continue
-        result[name] = cached(
-            "kpi",
-            (name, grain, first.isoformat(), last.isoformat(), by, company_settings().to_dict()),
-            lambda kpi=kpi: _compute(kpi, grain, first, last, by),  # type: ignore[misc]
-        )
-    return result
+        wanted[name] = (name, grain, first.isoformat(), last.isoformat(), by, settings)
+    found = cached_many(
+        "kpi",
+        wanted,
+        lambda missing: _compute([KPIS[name] for name in missing], grain, first, last, by),
+    )
+    return {
+        name: found[name] if name in found else empty[name]
+        for name in names
+        if name in found or name in empty
+    }

@@ -6,24 +6,44 @@ data version kept in the database (`dashboard_data_version`), not in process mem
 that an import run by the command line or by another server process is seen at once by
 every process: call `data_changed()` after any write that changes what KPIs show (imports,
 edits of contacts, orders or deals, company settings).
+
+A key is made from the version read *before* computing, and the result is stored under
+that key whatever happens meanwhile: a computation overtaken by a write lands under the
+old version, which no one reads any more, never under the new one.
+
+Within a process, requests that miss the same key at the same time compute it once: the
+first computes, the others wait for its result (single flight). After a write, the
+server recomputes what pages show by default in the background (`warming`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import F
 
 from pilotage.web.dashboard.models import DataVersion
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 # A safety net for writes that forget to call data_changed(): nothing stays cached longer.
 TIMEOUT_SECONDS = 6 * 3600
+# How long a request waits for another thread's computation of the same key before
+# computing it itself (a safety net: a computation normally ends, with a result or not).
+WAIT_SECONDS = 15 * 60
+
+# Computations run by this process per kind ("kpi", "attribution"...): what tests and
+# benchmarks read to tell a page served from the cache from one that computed.
+computed: Counter[str] = Counter()
+
+_callbacks: list[Callable[[int], None]] = []
 
 
 def data_version() -> int:
@@ -35,11 +55,23 @@ def data_version() -> int:
 
 
 def data_changed() -> int:
-    """Invalidate every cached KPI result (for every process); returns the new version."""
+    """Invalidate every cached KPI result (for every process); returns the new version.
+
+    Once the write is committed, the functions given to `on_data_changed` (the cache
+    warmer of a server process) are told the new version."""
     updated = DataVersion.objects.filter(pk=1).update(version=F("version") + 1)
     if not updated:
         DataVersion.objects.get_or_create(pk=1, defaults={"version": 1})
-    return data_version()
+    version = data_version()
+    for callback in list(_callbacks):
+        transaction.on_commit(lambda callback=callback: callback(version))  # type: ignore[misc]
+    return version
+
+
+def on_data_changed(callback: Callable[[int], None]) -> None:
+    """Call `callback(version)` after each committed `data_changed()` of this process."""
+    if callback not in _callbacks:
+        _callbacks.append(callback)
 
 
 def cache_key(kind: str, *parts: Any, version: int | None = None) -> str:
@@ -50,13 +82,142 @@ def cache_key(kind: str, *parts: Any, version: int | None = None) -> str:
     return f"pilotage:{current}:{kind}:{digest}"
 
 
+def key_version(key: str) -> int:
+    """The data version a key was made for."""
+    return int(key.split(":", 2)[1])
+
+
+class _Flight:
+    """One computation of a key under way, that other threads may wait for."""
+
+    def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        self.done = threading.Event()
+        self.value: Any = None
+        self.succeeded = False
+        self.waiters = 0
+
+
+_flights: dict[str, _Flight] = {}
+_flights_lock = threading.Lock()
+# The keys this process stored, by data version: what `forget_versions_before` drops.
+_stored: dict[int, set[str]] = {}
+
+
+def waiting_on(key: str) -> int:
+    """How many threads wait for the computation of `key` under way (0 when none)."""
+    with _flights_lock:
+        flight = _flights.get(key)
+        return flight.waiters if flight is not None else 0
+
+
+def _store(key: str, value: Any) -> None:
+    cache.set(key, (value,), TIMEOUT_SECONDS)  # wrapped: a None result is cached too
+    version = key_version(key)
+    with _flights_lock:
+        _stored.setdefault(version, set()).add(key)
+        outdated = any(v < version for v in _stored)
+    if outdated:  # the first result of a new version: drop those of the older ones
+        forget_versions_before(version)
+
+
+def forget_versions_before(version: int) -> int:
+    """Drop from the cache what this process stored for versions older than `version`
+    (no one reads them any more; they would only hold memory until they expire)."""
+    with _flights_lock:
+        old = [v for v in _stored if v < version]
+        keys = [key for v in old for key in _stored.pop(v)]
+    if keys:
+        cache.delete_many(keys)
+    return len(keys)
+
+
 def cached(kind: str, parts: tuple[Any, ...], compute: Callable[[], T]) -> T:
     """`compute()` once per data version and parameters."""
-    key = cache_key(kind, *parts)
+    result: dict[int, T] = cached_many(kind, {0: parts}, lambda _items: {0: compute()})
+    return result[0]
+
+
+def cached_many(
+    kind: str,
+    parts: Mapping[K, tuple[Any, ...]],
+    compute: Callable[[list[K]], Mapping[K, T]],
+) -> dict[K, T]:
+    """For each item, its cached value, else `compute(missing items)` once for all those
+    no other thread is computing (each value stored under its own key), in the order of
+    `parts`. One data version for all the keys."""
+    version = data_version()
+    keys = {item: cache_key(kind, *p, version=version) for item, p in parts.items()}
+    found = cache.get_many(list(keys.values()))
+    values: dict[K, T] = {item: found[key][0] for item, key in keys.items() if key in found}
+    pending = [item for item in keys if item not in values]
+    while pending:
+        led, followed = _claim({item: keys[item] for item in pending})
+        if led:
+            values.update(_lead(kind, led, compute))
+        pending = []
+        for item, flight in followed.items():
+            outcome = _follow(keys[item], flight)
+            if outcome is not None:
+                values[item] = outcome[0]
+            elif flight.done.is_set():
+                pending.append(item)  # the other computation failed: try again
+            else:  # still not done after WAIT_SECONDS: compute it here, unshared
+                values[item] = compute([item])[item]
+                _store(keys[item], values[item])
+    return {item: values[item] for item in keys}
+
+
+_Led = dict[K, tuple[str, _Flight | None]]
+
+
+def _claim(keys: Mapping[K, str]) -> tuple[_Led[K], dict[K, _Flight]]:
+    """The keys this thread computes, with the flight it leads (None for a key this
+    thread is already computing further up its stack: a thread never waits for itself),
+    and the flights of other threads it waits for."""
+    me = threading.get_ident()
+    led: _Led[K] = {}
+    followed: dict[K, _Flight] = {}
+    with _flights_lock:
+        for item, key in keys.items():
+            flight = _flights.get(key)
+            if flight is None:
+                led[item] = (key, _flights.setdefault(key, _Flight()))
+            elif flight.owner == me:
+                led[item] = (key, None)
+            else:
+                flight.waiters += 1
+                followed[item] = flight
+    return led, followed
+
+
+def _lead(kind: str, led: _Led[K], compute: Callable[[list[K]], Mapping[K, T]]) -> dict[K, T]:
+    try:
+        results = compute(list(led))
+        computed[kind] += 1
+        for item, (key, flight) in led.items():
+            _store(key, results[item])
+            if flight is not None:
+                flight.value = results[item]
+                flight.succeeded = True
+        return {item: results[item] for item in led}
+    finally:
+        with _flights_lock:
+            for key, flight in led.values():
+                if flight is not None:
+                    del _flights[key]
+        for _key, flight in led.values():
+            if flight is not None:
+                flight.done.set()
+
+
+def _follow(key: str, flight: _Flight) -> tuple[Any] | None:
+    """The value another thread computed for `key`, or None if it failed or is late."""
+    finished = flight.done.wait(WAIT_SECONDS)
+    with _flights_lock:
+        flight.waiters -= 1
+    if not finished or not flight.succeeded:
+        return None
+    # Read back from the cache: each reader gets its own copy, as on a cache hit.
     found = cache.get(key)
-    if found is not None:
-        result: T = found[0]
-        return result
-    value = compute()
-    cache.set(key, (value,), TIMEOUT_SECONDS)  # wrapped: a None result is cached too
-    return value
+    return (found[0],) if found is not None else (flight.value,)

@@ -369,9 +369,9 @@ def acquisition(grain: Grain, period_label: str | None, model: str) -> Acquisiti
 
     def table(by: Literal["channel", "campaign"]) -> list[AcquisitionRow]:
         def compute() -> list[AcquisitionRow]:
-            result = attribute(
-                engine_source(), model, by, grain, period.start, period.start, as_of_utc()
-            )
+            # as_of by default: the latest timestamp, as as_of_utc(), with queries that
+            # do not depend on it (their SQL is reused after a write).
+            result = attribute(engine_source(), model, by, grain, period.start, period.start)
             rows = []
             for row in result.rows:
                 if row.period != period.label:
@@ -397,7 +397,7 @@ def acquisition(grain: Grain, period_label: str | None, model: str) -> Acquisiti
 
     def compute_levers() -> LeversResult | None:
         last_day = period.end - timedelta(days=1)
-        return levers(engine_source(), period.start, last_day, as_of_utc(), model)
+        return levers(engine_source(), period.start, last_day, None, model)
 
     result = cached("levers", (model, grain, period.label), compute_levers)
     return Acquisition(

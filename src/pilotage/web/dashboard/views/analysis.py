@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from pilotage.web.dashboard import charts
 from pilotage.web.dashboard.access import can_read_analytics, visible_contacts, visible_reps
 from pilotage.web.dashboard.selectors import analysis
-from pilotage.web.dashboard.views.common import picker, picker_context
+from pilotage.web.dashboard.views.common import DEFAULT_GRAINS, picker, picker_context
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
@@ -26,7 +26,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 def funnel(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
-    p = picker(request, "quarter")
+    p = picker(request, DEFAULT_GRAINS["funnel"])
     f = analysis.funnel(p.grain, p.period)
     funnel_chart = charts.funnel(list(f.stages), f.counts) if f.counts else None
     channels = [c.channel for c in f.channels]
@@ -55,7 +55,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
 def attrition(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
-    p = picker(request)
+    p = picker(request, DEFAULT_GRAINS["attrition"])
     a = analysis.attrition(p.grain, p.period, visible_contacts(request.user))
     churn = a.series.get("customer_churn_rate", [])
     retention = a.series.get("customer_retention_rate", [])
@@ -94,7 +94,7 @@ def attrition(request: HttpRequest) -> HttpResponse:
 def acquisition(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
-    p = picker(request, "quarter")
+    p = picker(request, DEFAULT_GRAINS["acquisition"])
     model = request.GET.get("model", "")
     a = analysis.acquisition(p.grain, p.period, model)
     spending = [row for row in a.channels if row.spend]
@@ -123,7 +123,7 @@ def acquisition(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def team(request: HttpRequest) -> HttpResponse:
-    p = picker(request)
+    p = picker(request, DEFAULT_GRAINS["team"])
     sort = request.GET.get("sort", "revenue_won")
     t = analysis.team(p.grain, p.period, visible_reps(request.user), sort)
     trend_chart = charts.lines(t.trend_periods, t.trend, "money", t.currency)

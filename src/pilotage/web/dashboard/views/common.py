@@ -12,6 +12,15 @@ from pilotage.engine.periods import Grain, Period
 from pilotage.web.dashboard.analytics import company_settings, parse_grain, period_choices
 
 PICKER_GRAINS: tuple[Grain, ...] = ("week", "month", "quarter", "year")
+# The grain each page opens at (what the cache warmer computes after a write).
+DEFAULT_GRAINS: dict[str, Grain] = {
+    "dashboard": "month",
+    "kpi": "month",
+    "funnel": "quarter",
+    "attrition": "month",
+    "acquisition": "quarter",
+    "team": "month",
+}
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from pilotage.engine.context import DIMENSIONS
 from pilotage.web.dashboard import charts, services
 from pilotage.web.dashboard.access import can_manage_company, rep_of, visible_reps
 from pilotage.web.dashboard.selectors import kpis as selectors
-from pilotage.web.dashboard.views.common import language, picker, picker_context
+from pilotage.web.dashboard.views.common import DEFAULT_GRAINS, language, picker, picker_context
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    p = picker(request)
+    p = picker(request, DEFAULT_GRAINS["dashboard"])
     board = selectors.dashboard(
         request.user, p.grain, p.period, language(request), rep_of(request.user)
     )
@@ -50,7 +50,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 def kpi_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in KPIS:
         raise Http404(name)
-    p = picker(request)
+    p = picker(request, DEFAULT_GRAINS["kpi"])
     by_text = request.GET.get("by") or None
     by = next((d for d in DIMENSIONS if d == by_text), None)
     kpi = KPIS[name]
