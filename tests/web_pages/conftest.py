@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
 from pilotage.contract.settings import load_settings
 from pilotage.demo.generator import generate_company
 from pilotage.web.accounts.models import Profile, Role
 from pilotage.web.crm.models import Contact, Rep
 from pilotage.web.crm.services.importing import folder_import
+from pilotage.web.dashboard import cache as kpi_cache
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def company_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def company(company_folder: Path, transactional_db: None) -> Path:
     """The company loaded and committed (the engine reads the database on its own
     connection), with an empty KPI cache."""
-    cache.clear()
+    kpi_cache.clear()
     report = folder_import(folder=company_folder, settings=load_settings(None, company_folder))
     assert report.loaded
     return company_folder

@@ -5,6 +5,7 @@ thread is a real thread, waited for with a timeout (never a sleep)."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -123,6 +124,56 @@ def test_a_warm_overtaken_by_a_write_stops_and_stores_nothing_for_the_new_versio
     before = cache.computed["kpi"]
     steps["dashboard"]()
     assert cache.computed["kpi"] > before
+
+
+UPDATING = {
+    "en": "Figures are being updated after recent changes",
+    "fr": "Les chiffres sont en cours de mise à jour après des modifications récentes",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_while_a_warm_runs_pages_show_the_figures_before_the_write_and_say_so(
+    admin_client, language
+):
+    headers = {"HTTP_ACCEPT_LANGUAGE": language}
+    first = admin_client.get("/dashboard/", **headers)
+    assert UPDATING[language] not in first.content.decode()
+    version = cache.data_changed()  # a write
+    before = computations()
+    with cache.warming(version):  # what the warmer declares while it recomputes
+        during = admin_client.get("/dashboard/", **headers)
+    assert during.status_code == 200
+    assert computations() == before, "served the figures computed before the write"
+    assert UPDATING[language] in during.content.decode()
+    # The same figures as before the write: the page differs only by the notice.
+    notice = re.compile(r'<p class="message warning" role="status">.*?</p>', re.S)
+    assert notice.sub("", during.content.decode()).count(
+        "kpi-card"
+    ) == first.content.decode().count("kpi-card")
+    # Once the warm is over, the page computes the current figures, without the notice.
+    after = admin_client.get("/dashboard/", **headers)
+    assert computations() > before
+    assert UPDATING[language] not in after.content.decode()
+
+
+def test_figures_before_a_write_are_served_only_to_pages_during_a_warm(company):
+    assert cache.cached("probe", (2,), lambda: "v1") == "v1"
+    cache.data_changed()
+    with cache.stale_allowed():  # a page, and no warm under way: computed
+        assert cache.cached("probe", (2,), lambda: "v2") == "v2"
+        assert cache.stale_since() is None
+    version = cache.data_changed()
+    with cache.warming(version):  # the warmer itself, the API, the command line
+        assert cache.cached("probe", (2,), lambda: "v3") == "v3"
+    version = cache.data_changed()
+    with cache.warming(version), cache.stale_allowed():  # a page during a warm
+        assert cache.cached("probe", (2,), lambda: "v4") == "v3"
+        assert cache.stale_since() is not None
+        assert cache.cached("probe", (9,), lambda: "new") == "new"  # nothing before it
+    assert cache.cached("probe", (2,), lambda: "v4") == "v4"
+    # One value per item: the one of the version before is gone.
+    assert django_cache.get(cache.cache_key("probe", 2, version=version - 1)) is None
 
 
 def test_requests_missing_the_same_key_compute_it_once(company):

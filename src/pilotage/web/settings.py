@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "pilotage.web.dashboard.middleware.StaleFiguresMiddleware",
 ]
 
 ROOT_URLCONF = "pilotage.web.urls"
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pilotage.web.dashboard.middleware.figures_updating",
             ],
         },
     },

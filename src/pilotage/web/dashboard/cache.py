@@ -13,7 +13,9 @@ old version, which no one reads any more, never under the new one.
 
 Within a process, requests that miss the same key at the same time compute it once: the
 first computes, the others wait for its result (single flight). After a write, the
-server recomputes what pages show by default in the background (`warming`).
+server recomputes what pages show by default in the background (`warming`); meanwhile,
+web pages may show the figures computed before the write, saying so (`stale_allowed`).
+Each item (kind and parameters) keeps one value in the cache: the newest.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import hashlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from pilotage.web.dashboard.models import DataVersion
 
@@ -100,8 +105,19 @@ class _Flight:
 
 _flights: dict[str, _Flight] = {}
 _flights_lock = threading.Lock()
-# The keys this process stored, by data version: what `forget_versions_before` drops.
-_stored: dict[int, set[str]] = {}
+# The newest value this process stored for each item (kind and parameters, whatever the
+# version): its version, key and when it was computed. Older ones are dropped as soon
+# as a newer one is stored; the newest stays until then, to be shown while a warm
+# recomputes it (`stale_allowed`).
+_newest: dict[str, tuple[int, str, datetime]] = {}
+# The data version the cache warmer of this process is computing, if any (`warming`).
+_warming_version: int | None = None
+_request = threading.local()
+
+
+def item_of(key: str) -> str:
+    """A key without its version: the same item (kind and parameters) in every version."""
+    return key.split(":", 2)[2]
 
 
 def waiting_on(key: str) -> int:
@@ -112,24 +128,86 @@ def waiting_on(key: str) -> int:
 
 
 def _store(key: str, value: Any) -> None:
-    cache.set(key, (value,), TIMEOUT_SECONDS)  # wrapped: a None result is cached too
-    version = key_version(key)
+    version, item = key_version(key), item_of(key)
     with _flights_lock:
-        _stored.setdefault(version, set()).add(key)
-        outdated = any(v < version for v in _stored)
-    if outdated:  # the first result of a new version: drop those of the older ones
-        forget_versions_before(version)
+        newest = _newest.get(item)
+        if newest is not None and newest[0] > version and cache.has_key(newest[1]):
+            return  # computed across a write, and a newer value is already known
+        _newest[item] = (version, key, timezone.now())
+    cache.set(key, (value,), TIMEOUT_SECONDS)  # wrapped: a None result is cached too
+    if newest is not None and newest[1] != key:
+        cache.delete(newest[1])
 
 
 def forget_versions_before(version: int) -> int:
-    """Drop from the cache what this process stored for versions older than `version`
-    (no one reads them any more; they would only hold memory until they expire)."""
+    """Drop from the cache what this process stored for versions older than `version`."""
     with _flights_lock:
-        old = [v for v in _stored if v < version]
-        keys = [key for v in old for key in _stored.pop(v)]
+        old = [item for item, (v, _key, _at) in _newest.items() if v < version]
+        keys = [_newest.pop(item)[1] for item in old]
     if keys:
         cache.delete_many(keys)
     return len(keys)
+
+
+def clear() -> None:
+    """Empty the KPI cache of this process (tests; a database replaced, with its data
+    versions, under a running server)."""
+    with _flights_lock:
+        _newest.clear()
+    cache.clear()
+
+
+@contextmanager
+def warming(version: int) -> Iterator[None]:
+    """The cache warmer computes what pages show for data `version` meanwhile."""
+    global _warming_version
+    _warming_version = version
+    try:
+        yield
+    finally:
+        _warming_version = None
+
+
+@contextmanager
+def stale_allowed() -> Iterator[None]:
+    """Within: a value the cache warmer is recomputing for the current data version is
+    served as it was before the write, rather than waited for or computed a second time
+    (on a million contacts, a warm takes minutes). Web pages only, which then say so
+    (`stale_since`); the API and the command line always get the current figures."""
+    _request.allow_stale = True
+    _request.stale_since = None
+    try:
+        yield
+    finally:
+        _request.allow_stale = False
+
+
+def stale_since() -> datetime | None:
+    """When the oldest figure served in this request was computed, if a figure computed
+    before the last write was served (`stale_allowed`)."""
+    since: datetime | None = getattr(_request, "stale_since", None)
+    return since
+
+
+def _stale(key: str, version: int) -> tuple[Any] | None:
+    """The value stored for `key`'s item before data `version`, when this request may be
+    served it and the current one is being computed by another thread."""
+    if not getattr(_request, "allow_stale", False):
+        return None
+    with _flights_lock:
+        flight = _flights.get(key)
+        being_computed = _warming_version == version or (
+            flight is not None and flight.owner != threading.get_ident()
+        )
+        newest = _newest.get(item_of(key))
+    if not being_computed or newest is None or newest[0] >= version:
+        return None
+    found = cache.get(newest[1])
+    if found is None:
+        return None
+    since = stale_since()
+    _request.stale_since = newest[2] if since is None else min(since, newest[2])
+    return (found[0],)
 
 
 def cached(kind: str, parts: tuple[Any, ...], compute: Callable[[], T]) -> T:
@@ -150,6 +228,9 @@ def cached_many(
     keys = {item: cache_key(kind, *p, version=version) for item, p in parts.items()}
     found = cache.get_many(list(keys.values()))
     values: dict[K, T] = {item: found[key][0] for item, key in keys.items() if key in found}
+    for item, key in keys.items():
+        if item not in values and (stale := _stale(key, version)) is not None:
+            values[item] = stale[0]
     pending = [item for item in keys if item not in values]
     while pending:
         led, followed = _claim({item: keys[item] for item in pending})

@@ -22,10 +22,15 @@ costliest, acquisition (attribution and levers) and the funnel. Each step calls 
 page's own selectors with the page's default parameters, so that it fills exactly the
 keys the page reads.
 
-Never stale: every key carries the data version read before its computation (`cache`),
-so a warm overtaken by a write stores its results under the old version, which no one
-reads; and it stops at the next step, to start over for the new version. A request that
-needs a key the warmer is computing waits for it instead of computing it a second time.
+Never stored under the wrong version: every key carries the data version read before
+its computation (`cache`), so a warm overtaken by a write stores its results under the
+old version, which is never served as current; and it stops at the next step, to start
+over for the new version. While a warm runs, a web page that needs a figure it has not
+recomputed yet is shown the one computed before the write, and says so with the time it
+was computed (`cache.stale_allowed`: on a million contacts a warm takes minutes, and a
+write is a call logged by a rep); without a previous figure, it waits for the warmer's
+computation instead of running it a second time. The API and the command line always
+get the current figures.
 
 `PILOTAGE_CACHE_WARMING` (setting, from the environment): "background" (the default: a
 thread of the server process), "sync" (right after each committed `data_changed()`, in
@@ -191,20 +196,20 @@ def warm(version: int | None = None, steps: list[Step] | None = None) -> WarmRep
     expected = cache.data_version() if version is None else version
     report = WarmReport(expected)
     started = time.perf_counter()
-    cache.forget_versions_before(expected)
-    for name, step in steps if steps is not None else default_steps():
-        if cache.data_version() != expected:
-            report.superseded = True
-            break
-        step_started = time.perf_counter()
-        try:
-            step()
-        except Exception as error:  # noqa: BLE001 - a page that fails still warms the others
-            logger.exception("warming the cache of %s failed", name)
-            report.errors.append(f"{name}: {type(error).__name__}: {error}")
-        report.steps.append((name, time.perf_counter() - step_started))
-    else:
-        report.superseded = cache.data_version() != expected
+    with cache.warming(expected):
+        for name, step in steps if steps is not None else default_steps():
+            if cache.data_version() != expected:
+                report.superseded = True
+                break
+            step_started = time.perf_counter()
+            try:
+                step()
+            except Exception as error:  # noqa: BLE001 - a failing page still warms the others
+                logger.exception("warming the cache of %s failed", name)
+                report.errors.append(f"{name}: {type(error).__name__}: {error}")
+            report.steps.append((name, time.perf_counter() - step_started))
+        else:
+            report.superseded = cache.data_version() != expected
     report.seconds = time.perf_counter() - started
     logger.info(
         "cache warmed for data version %s in %.1f s%s",
