@@ -25,11 +25,13 @@ from django.utils import timezone
 
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source, from_database_url
-from pilotage.scoring.features import BASE_FIELDS
+from pilotage.scoring.expressions import FieldType
+from pilotage.scoring.features import BASE_FIELDS, fields_of_one
 from pilotage.scoring.fingerprint import fingerprint_of_one, fingerprints
 from pilotage.scoring.model import ScoringModel, default_model, parse_model
 from pilotage.scoring.predictive import TrainedModel
 from pilotage.scoring.rfm import QuintileEdges
+from pilotage.scoring.rules import interaction_sums, rule_values
 from pilotage.scoring.scores import ScoreResult, row_document, score, score_contact
 from pilotage.web.crm.models import Contact, Interaction, Order, StageChange, Subscription
 from pilotage.web.scoring.models import (
@@ -154,18 +156,20 @@ def _latest_run() -> ScoringRun | None:
     return ScoringRun.objects.order_by("-computed_at").first()
 
 
-@transaction.atomic
-def contact_rescore(
-    *,
-    contact_id: str,
-    as_of: datetime | None = None,
-    model: ScoringModel | None = None,
-) -> ContactScore:
-    """Rescore one contact now (default as_of: now) and store the score as its latest."""
-    settings = company_settings()
-    model = model or active_scoring_model()
-    trained = active_conversion_model()
-    moment = _naive_utc(as_of or timezone.now())
+@dataclass(frozen=True)
+class _OneContact:
+    """One contact's row and its own rows, as the scoring core's one-contact functions
+    take them (naive UTC timestamps)."""
+
+    contact: dict[str, Any]
+    attributes: dict[str, Any]
+    orders: list[dict[str, Any]]
+    subscriptions: list[dict[str, Any]]
+    interactions: list[dict[str, Any]]
+    stage_changes: list[dict[str, Any]]
+
+
+def _one_contact(contact_id: str) -> _OneContact:
     contact_values = (
         Contact.objects.filter(pk=contact_id)
         .values(
@@ -199,6 +203,48 @@ def contact_rescore(
         Interaction.objects.filter(contact_id=contact_id).values("occurred_at", "type")
     )
     changes = _rows(StageChange.objects.filter(contact_id=contact_id).values("stage", "changed_at"))
+    return _OneContact(contact, attributes, orders, subscriptions, interactions, changes)
+
+
+def contact_rule_row(
+    *, contact_id: str, model: ScoringModel, as_of: datetime, types: Mapping[str, FieldType]
+) -> dict[str, Any]:
+    """One contact's rule points, group totals, score and grade under `model` at `as_of`
+    (a row of `rule_frame`), computed from its own rows (read through indexes) in Python,
+    as one-contact rescoring does: the contact page's reasons, without a query over the
+    base (or its compilation: it names the contact)."""
+    settings = company_settings()
+    one = _one_contact(contact_id)
+    values = fields_of_one(
+        one.contact,
+        orders=one.orders,
+        subscriptions=one.subscriptions,
+        interactions=one.interactions,
+        stage_changes=one.stage_changes,
+        as_of=_naive_utc(as_of),
+        stages=settings.journey_stages,
+        sums=interaction_sums(model),
+        attributes={k: v for k, v in one.attributes.items() if k in model.field_names},
+    )
+    return rule_values(model, values, types)
+
+
+@transaction.atomic
+def contact_rescore(
+    *,
+    contact_id: str,
+    as_of: datetime | None = None,
+    model: ScoringModel | None = None,
+) -> ContactScore:
+    """Rescore one contact now (default as_of: now) and store the score as its latest."""
+    settings = company_settings()
+    model = model or active_scoring_model()
+    trained = active_conversion_model()
+    moment = _naive_utc(as_of or timezone.now())
+    one = _one_contact(contact_id)
+    contact, attributes = one.contact, one.attributes
+    orders, subscriptions = one.orders, one.subscriptions
+    interactions, changes = one.interactions, one.stage_changes
     types = dict(BASE_FIELDS)
     for name in model.field_names - set(types):
         types[name] = "any"

@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce
 from pilotage.scoring.rfm import OTHERS
 from pilotage.scoring.rfm import SEGMENTS as RFM_SEGMENTS
 from pilotage.web.crm.models import Contact, Deal, Interaction, Order, StageChange, Subscription
-from pilotage.web.dashboard.analytics import as_of_utc, company_settings, engine_source
+from pilotage.web.dashboard.analytics import as_of_utc, company_settings
 from pilotage.web.dashboard.cache import cached
 from pilotage.web.scoring.models import ContactScore
 
@@ -384,24 +384,17 @@ def timeline(contact: Contact, limit: int = 200) -> list[TimelineEvent]:
 
 def rule_scores(contact_id: str) -> ContactScores:
     """The rule score of one contact with the rules that fired (its reasons), computed
-    by the scoring core on the engine with the active model."""
-    from pilotage.scoring.rules import rule_frame
+    by the scoring core with the active model, from the contact's own rows."""
+    from pilotage.scoring.rules import group_column, rule_column
     from pilotage.web.dashboard.selectors.scoring import active_model, model_field_types
+    from pilotage.web.scoring.services import contact_rule_row
 
     model = active_model()
-    source = engine_source()
-    contacts = source.table("contacts")
-    frame = rule_frame(
-        source,
-        model,
-        as_of_utc(),
-        model_field_types(model),
-        contacts=contacts.filter(contacts.contact_id == contact_id),
-    )
-    if frame.empty:
+    if not Contact.objects.filter(pk=contact_id).exists():
         return ContactScores(model.name, None, model.max_score, None, {}, [])
-    row = frame.iloc[0]
-    from pilotage.scoring.rules import group_column, rule_column
+    row = contact_rule_row(
+        contact_id=contact_id, model=model, as_of=as_of_utc(), types=model_field_types(model)
+    )
 
     groups = {g.name: float(row[group_column(i)]) for i, g in enumerate(model.groups)}
     hits = [
