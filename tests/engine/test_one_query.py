@@ -21,11 +21,14 @@ import pandas as pd
 import pytest
 from engine_helpers import compute, contacts, orders, values
 
+from pilotage.contract.schema import TABLE_NAMES
 from pilotage.contract.settings import Settings, load_settings
+from pilotage.engine import batches as batches_module
 from pilotage.engine import compute as compute_module
 from pilotage.engine import context as context_module
 from pilotage.engine import periods as periods_module
 from pilotage.engine.backends import Source, from_database_url, from_frames
+from pilotage.engine.batches import RememberedBatches
 from pilotage.engine.catalogue import CATALOGUE
 from pilotage.engine.compute import KpiRow, compute_kpis, plan, result_rows, select_kpis
 from pilotage.engine.context import Dimension, KpiContext
@@ -109,7 +112,7 @@ def test_an_earlier_as_of_gives_the_same_rows_either_way(source, engine, company
     assert_same_rows(together.rows, one_query_per_kpi(made, "channel", grain="month", as_of=as_of))
 
 
-def test_few_period_forms_give_the_rows_of_the_range_joins(company, monkeypatch):
+def test_few_period_forms_give_the_rows_of_the_range_joins(company, monkeypatch, tmp_path):
     """Periods found by a CASE, order activity, returning and repeat customers in one pass
     per customer (few periods) against the range joins used for many periods."""
     frames, settings = company
@@ -119,6 +122,9 @@ def test_few_period_forms_give_the_rows_of_the_range_joins(company, monkeypatch)
         with monkeypatch.context() as patched:
             for module in (periods_module, context_module, attrition):
                 patched.setattr(module, "CASE_PERIODS", 0)
+            # The kept SQL of batches knows nothing of a patched constant: none is kept.
+            patched.setattr(compute_module, "_batches", RememberedBatches(kept=256))
+            patched.setenv("PILOTAGE_HOME", str(tmp_path / f"home-{by}"))
             many = compute_kpis(made, grain="month", by=by)
         assert_same_rows(few.rows, list(many.rows))
 
@@ -234,6 +240,39 @@ def test_a_batch_run_again_on_a_new_connection_reads_the_data_as_it_is_now(sourc
     assert before[("revenue", "2024-02")] == 0.0
     assert before[("orders", "2024-02")] == 0.0
     assert after == before | {("revenue", "2024-02"): 50.0, ("orders", "2024-02"): 1.0}
+
+
+def test_a_batch_is_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    """The SQL of a batch is written to the Pilotage folder: a new process (memory
+    emptied) runs it without compiling, and gets the same rows; a change of the code
+    that builds queries is a new key."""
+    monkeypatch.setenv("PILOTAGE_HOME", str(tmp_path))
+    # Every contract table (batches over an absent table are not kept), most empty.
+    frames = {name: pd.DataFrame() for name in TABLE_NAMES} | {
+        "contacts": contacts(("c1", "2024-01-05 09:00:00", "web")),
+        "orders": orders(("c1", "2024-01-10 10:00:00", 100), ("c1", "2024-03-01 10:00:00", 30)),
+    }
+    chosen = ["revenue", "orders"]
+    first = compute_kpis(from_frames(frames), grain="month", kpis=chosen)
+    written = list((tmp_path / "cache" / "sql").glob("*.json"))
+    assert len(written) == 1
+
+    compute_module._batches._entries.clear()  # a new process
+
+    def never(self: Source, expression: Any) -> str:
+        raise AssertionError("compiled again")
+
+    with monkeypatch.context() as scope:
+        scope.setattr(Source, "compile", never)
+        again = compute_kpis(from_frames(frames), grain="month", kpis=chosen)
+    assert again.rows == first.rows
+    # Revenue by month: 100 in January, nothing in February, 30 in March.
+    assert [row.value for row in again.rows if row.kpi == "revenue"] == [100.0, 0.0, 30.0]
+
+    compute_module._batches._entries.clear()
+    monkeypatch.setattr(batches_module, "_fingerprint", "the code changed")
+    assert compute_kpis(from_frames(frames), grain="month", kpis=chosen).rows == first.rows
+    assert len(list((tmp_path / "cache" / "sql").glob("*.json"))) == 2
 
 
 def test_without_a_cut_the_batch_sql_does_not_depend_on_as_of(company):

@@ -17,10 +17,7 @@ Conventions where the specification leaves a choice:
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,10 +28,11 @@ import ibis.expr.types as ir
 import pandas as pd
 import sqlglot
 
-from pilotage.contract.schema import TABLE_NAMES, ColumnType
+from pilotage.contract.schema import ColumnType
 from pilotage.contract.schema import table as contract_table
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
+from pilotage.engine.batches import RememberedBatches, batch_key
 from pilotage.engine.catalogue import CATALOGUE, Kpi, get_kpi
 from pilotage.engine.context import (
     BY_KEYS,
@@ -346,7 +344,7 @@ def execute_kpis(
         return {kpi.name: source.execute(kpi.expression(context, by)) for kpi in chosen}
     if not chosen:
         return {}
-    key = _batch_key(source, chosen, context, by)
+    key = batch_key(source, chosen, context, by)
     known = _batches.get(key) if key is not None else None
     if known is None:
         query = balanced_union([_stackable(kpi, context, by) for kpi in chosen])
@@ -386,55 +384,7 @@ def _split(frame: pd.DataFrame, chosen: Sequence[Kpi]) -> dict[str, pd.DataFrame
     return {kpi.name: frames.get(kpi.name, empty) for kpi in chosen}
 
 
-class _RememberedBatches:
-    """The SQL and result columns of the last KPI batches run in this process, by what
-    the batch's query is built from (`_batch_key`): asked again (a dashboard after a
-    write, another thread of the web server), a batch runs its SQL without building its
-    Ibis expressions again, which costs more than running it on a company-sized
-    database."""
-
-    def __init__(self, kept: int) -> None:
-        self.kept = kept
-        self._entries: OrderedDict[Hashable, tuple[str, dict[str, str]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> tuple[str, dict[str, str]] | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, entry: tuple[str, dict[str, str]]) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > self.kept:
-                self._entries.popitem(last=False)
-
-
-_batches = _RememberedBatches(kept=256)
-
-
-def _batch_key(
-    source: Source, chosen: Sequence[Kpi], context: KpiContext, by: Dimension | None
-) -> Hashable | None:
-    """Everything a batch's query is built from, or None when it cannot be told.
-
-    The KPI expressions read the source's typed tables (Ibis values naming the database,
-    each table and its stored types: equal for two connections to the same database),
-    the settings, the periods and the breakdown; `as_of` only when the tables are cut at
-    it (`KpiContext.cut_at_as_of`: otherwise it decides which periods are complete, in
-    `result_rows`, not the query; tests/engine/test_one_query.py checks it). What else
-    they read from the data (expected wins, predicted CLV, Markov credits) arrives as
-    in-memory tables, which `execute_kpis` never keeps. Without every contract table
-    in the source (an absent one is an in-memory empty table), the batch is not kept."""
-    if source.present_tables != frozenset(TABLE_NAMES):
-        return None
-    tables = tuple(source.table(name).op() for name in TABLE_NAMES)
-    settings = json.dumps(source.settings.to_dict(), sort_keys=True, default=str)
-    cut = (context.cut_at_as_of, context.as_of if context.cut_at_as_of else None)
-    names = tuple(kpi.name for kpi in chosen)
-    return (source.engine, tables, settings, context.periods, cut, context.materialize, names, by)
+_batches = RememberedBatches(kept=256)
 
 
 def result_rows(
