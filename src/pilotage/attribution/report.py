@@ -22,6 +22,7 @@ from pilotage.attribution.credits import (
 from pilotage.attribution.markov import markov_shares
 from pilotage.attribution.paths import (
     DIRECT,
+    WHOLE_DATA,
     By,
     bucketed,
     converted_paths,
@@ -354,9 +355,8 @@ def attribute(
     key_column(by)
     settings = source.settings
     # The data as known at an explicit `as_of` (rows after it left out); by default, all
-    # of it, and the queries do not depend on `as_of`: a process computing them again
-    # after a write reuses their SQL (`backends._remember_compiled`).
-    cut = as_of
+    # of it, with queries that do not depend on `as_of` (`WHOLE_DATA`).
+    cut = as_of if as_of is not None else WHOLE_DATA
     if as_of is None:
         as_of = latest_timestamp(source)
     if as_of is None:
