@@ -595,7 +595,8 @@ def dashboard(url: str | None) -> int:
         print(
             f"dashboard ({len(kpis)} KPIs, {quarter.label}, by {by}) on {source.engine}: "
             f"{result['timings'][by] * 1000:.0f} ms (best of 5; the first run of the "
-            f"process, which compiles the SQL: {result['first'][by] * 1000:.0f} ms); {_load()}"
+            f"process, which compiles the SQL or reads it from an earlier process's "
+            f"cache (<PILOTAGE_HOME>/cache/sql): {result['first'][by] * 1000:.0f} ms); {_load()}"
         )
     return 0
 

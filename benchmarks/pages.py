@@ -206,6 +206,7 @@ def main() -> None:
 
     # The background warmer, as the server runs it.
     warmer = warming.Warmer(poll_seconds=0.5, steps=steps_run).start()
+    cache.on_warm_pending(warmer.behind)  # as `warming.start_warming` does in a server
     try:
         warmer.wait_until_warmed(cache.data_version(), 3600)
         written = time.perf_counter()

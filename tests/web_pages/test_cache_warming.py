@@ -176,6 +176,47 @@ def test_figures_before_a_write_are_served_only_to_pages_during_a_warm(company):
     assert django_cache.get(cache.cache_key("probe", 2, version=version - 1)) is None
 
 
+def test_a_figure_computed_from_figures_before_a_write_is_not_kept(company):
+    cache.cached("probe", ("inner",), lambda: "old inner")
+    version = cache.data_changed()
+    with cache.warming(version), cache.stale_allowed():
+        outer = cache.cached(
+            "probe",
+            ("outer",),
+            lambda: "outer of " + cache.cached("probe", ("inner",), lambda: "new inner"),
+        )
+    assert outer == "outer of old inner"  # shown to that page, with the notice
+    assert cache.cached("probe", ("outer",), lambda: "outer of new inner") == "outer of new inner"
+
+
+def test_a_page_asked_before_the_warmer_starts_on_a_write_gets_the_figures_before_it(
+    admin_client,
+):
+    """The redirect right after a write comes before the warmer has started on it."""
+    assert admin_client.get("/dashboard/").status_code == 200
+    busy, release = threading.Event(), threading.Event()
+
+    def a_long_step() -> None:
+        busy.set()
+        assert release.wait(WAIT)
+
+    warmer = warming.Warmer(poll_seconds=0.1, steps=[("long", a_long_step)]).start()
+    unregister = cache.on_warm_pending(warmer.behind)
+    try:
+        assert busy.wait(WAIT)  # warming the current version
+        cache.data_changed()  # the next one: the warmer will get to it after
+        before = computations()
+        page = admin_client.get("/dashboard/")
+        assert page.status_code == 200
+        assert computations() == before
+        assert UPDATING["en"] in page.content.decode()
+    finally:
+        release.set()
+        unregister()
+        warmer.stop(WAIT)
+    assert not warmer._thread.is_alive()
+
+
 def test_requests_missing_the_same_key_compute_it_once(company):
     release = threading.Event()
     calls: list[int] = []

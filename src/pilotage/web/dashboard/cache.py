@@ -200,14 +200,31 @@ def _stale(key: str, version: int) -> tuple[Any] | None:
             flight is not None and flight.owner != threading.get_ident()
         )
         newest = _newest.get(item_of(key))
-    if not being_computed or newest is None or newest[0] >= version:
+    if newest is None or newest[0] >= version:
+        return None
+    # A warm that will run counts as one under way: the warmer of this process is woken
+    # by the write, or polls for those of other processes, and a page asked in between
+    # (the redirect right after a write) must not compute what it is about to compute.
+    if not being_computed and not any(pending(version) for pending in _warm_pending):
         return None
     found = cache.get(newest[1])
     if found is None:
         return None
     since = stale_since()
     _request.stale_since = newest[2] if since is None else min(since, newest[2])
+    _request.stale_served = getattr(_request, "stale_served", 0) + 1
     return (found[0],)
+
+
+_warm_pending: list[Callable[[int], bool]] = []
+
+
+def on_warm_pending(pending: Callable[[int], bool]) -> Callable[[], None]:
+    """`pending(version)` says whether a warm of data `version` is to come in this
+    process (the background warmer has not warmed it yet). Returns what unregisters it."""
+    if pending not in _warm_pending:
+        _warm_pending.append(pending)
+    return lambda: _warm_pending.remove(pending) if pending in _warm_pending else None
 
 
 def cached(kind: str, parts: tuple[Any, ...], compute: Callable[[], T]) -> T:
@@ -273,9 +290,14 @@ def _claim(keys: Mapping[K, str]) -> tuple[_Led[K], dict[K, _Flight]]:
 
 
 def _lead(kind: str, led: _Led[K], compute: Callable[[list[K]], Mapping[K, T]]) -> dict[K, T]:
+    served_before = getattr(_request, "stale_served", 0)
     try:
         results = compute(list(led))
         computed[kind] += 1
+        if getattr(_request, "stale_served", 0) > served_before:
+            # Computed from figures of before the write: shown to this page (which says
+            # so), never kept as the current version's, nor handed to other threads.
+            return {item: results[item] for item in led}
         for item, (key, flight) in led.items():
             _store(key, results[item])
             if flight is not None:

@@ -247,6 +247,10 @@ class Warmer:
         poll."""
         self._wake.set()
 
+    def behind(self, version: int) -> bool:
+        """Whether this warmer runs and has not warmed data `version` yet."""
+        return self._thread.is_alive() and (self.warmed_version or -1) < version
+
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
         self._wake.set()
@@ -311,7 +315,12 @@ def start_warming() -> Warmer | None:
             poll = float(getattr(settings, "PILOTAGE_CACHE_WARMING_POLL_SECONDS", 5.0))
             _warmer = Warmer(poll).start()
             _warmer_pid = os.getpid()
+            cache.on_warm_pending(_this_process_warmer_behind)
         return _warmer
+
+
+def _this_process_warmer_behind(version: int) -> bool:
+    return _warmer is not None and _warmer_pid == os.getpid() and _warmer.behind(version)
 
 
 def after_data_changed(version: int) -> None:
