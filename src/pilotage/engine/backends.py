@@ -380,11 +380,11 @@ def _flatten_subqueries(backend: Any, *, dialect: str) -> None:
         options = {key: value for key, value in kwargs.items() if value is not None}
         if args or options or not hasattr(expression, "op"):
             sql = compile_nested(expression, *args, **kwargs)
-            tree = eliminate_subqueries(sqlglot.parse_one(sql, read=dialect))
+            tree = _inline_row_steps(eliminate_subqueries(sqlglot.parse_one(sql, read=dialect)))
             return str(tree.transform(_canonical_instant_literal).sql(dialect=dialect))
         # Ibis' own syntax tree, flattened before it is written: writing the nested SQL
         # and parsing it back took half the compilation of a catalogue run.
-        tree = eliminate_subqueries(backend.compiler.to_sqlglot(expression))
+        tree = _inline_row_steps(eliminate_subqueries(backend.compiler.to_sqlglot(expression)))
         return str(
             tree.transform(_canonical_instant_literal).sql(
                 dialect=backend.dialect, copy=False, unsupported_level=sqlglot.ErrorLevel.RAISE
@@ -392,6 +392,28 @@ def _flatten_subqueries(backend: Any, *, dialect: str) -> None:
         )
 
     backend.compile = compile_flat
+
+
+def _inline_row_steps(tree: Any) -> Any:
+    """Mark the CTEs that only read, filter, compute columns or join row by row (no
+    grouping, window, DISTINCT, union or limit) `NOT MATERIALIZED`.
+
+    SQLite otherwise materializes such a step (a typed table's projection, paid orders,
+    touchpoints joined to their campaigns) into an unindexed temporary table when it is
+    read twice or joined, then joins it by scanning it once per row of the other side:
+    the acquisition levers on 200,000 contacts ran for more than 6 minutes (each of 28,000
+    customers scanning the 200,000 contacts). Inlined, the join reaches the stored table
+    and its index (contact_id, campaign_id): 1.5 s. The rows are the same; a step read
+    several times is computed again each time, row by row, as a view would be."""
+    for cte in tree.find_all(sqlglot.exp.CTE):
+        body = cte.this
+        if (
+            isinstance(body, sqlglot.exp.Select)
+            and not any(body.args.get(part) for part in ("group", "distinct", "limit", "having"))
+            and body.find(sqlglot.exp.AggFunc, sqlglot.exp.Window) is None
+        ):
+            cte.set("materialized", False)
+    return tree
 
 
 # SQLite has no timestamp type: Ibis compares instants as text. Columns are read as
