@@ -371,6 +371,32 @@ def test_the_span_on_sqlite_equals_the_extremes_of_every_converted_timestamp(sou
     )
 
 
+@pytest.mark.parametrize("stored", ["9999-12-31 10:00:00", "0001-01-01 00:00:00"])
+def test_the_span_on_sqlite_of_dates_at_the_calendar_s_edges(source, engine, stored):
+    """A column whose every date is at the calendar's edge (9999-12-31 is a common "never"):
+    three days' margin beyond it do not exist in Python's calendar, so such a column is
+    converted row by row, as on the other engines, instead of failing."""
+    if engine != "sqlite":
+        pytest.skip("the stored-text shortcut is SQLite's")
+    made = source({"contacts": contacts(("c1", "2024-01-05 09:00:00", "web"))})
+    path = made.description.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as other:
+        other.execute(
+            "INSERT INTO orders (order_id, contact_id, ordered_at, amount, status, attributes)"
+            " VALUES ('edge', 'c1', ?, '10', 'paid', '{}')",
+            (stored,),
+        )
+    other.close()
+    low, high = compute_module._sqlite_extremes(made, "orders", "ordered_at", False)
+    exact = compute_module._SQLITE_INSTANT.format('"ordered_at"')
+    with sqlite3.connect(path) as other:
+        expected = other.execute(f"SELECT MIN({exact}), MAX({exact}) FROM orders").fetchone()
+    other.close()
+    assert (low, high) == expected
+    assert str(low).startswith(stored[:10])
+    assert str(high).startswith(stored[:10])
+
+
 def test_sqlite_reads_row_by_row_steps_in_place_and_keeps_grouped_ones():
     """SQLite materializes a CTE read twice into an unindexed table and joins it by scans
     (the levers on 200,000 contacts: minutes); steps computed row by row are marked NOT

@@ -235,9 +235,10 @@ def _sqlite_extremes(source: Source, table: str, column: str, is_day: bool) -> t
         f"SELECT (SELECT MIN({quoted}) FROM {quoted_table}),"
         f" (SELECT MAX({quoted}) FROM {quoted_table})"
     ).fetchone()
-    first_day, last_day = _stored_day(low), _stored_day(high)
-    if first_day is None or last_day is None:
-        # Not ISO text (or no row): every value converted, as `Source.table` reads them.
+    bounds = _margin_bounds(_stored_day(low), _stored_day(high))
+    if bounds is None:
+        # Not ISO text, no row, or a date at the calendar's edge: every value converted,
+        # as `Source.table` reads them.
         row = connection.execute(
             f"SELECT MIN({exact}), MAX({exact}) FROM {quoted_table}"
         ).fetchone()
@@ -245,9 +246,20 @@ def _sqlite_extremes(source: Source, table: str, column: str, is_day: bool) -> t
     low, high = connection.execute(
         f"SELECT (SELECT MIN({exact}) FROM {quoted_table} WHERE {quoted} < ?),"
         f" (SELECT MAX({exact}) FROM {quoted_table} WHERE {quoted} >= ?)",
-        ((first_day + _SPAN_MARGIN).isoformat(), (last_day - _SPAN_MARGIN).isoformat()),
+        bounds,
     ).fetchone()
     return low, high
+
+
+def _margin_bounds(first_day: date | None, last_day: date | None) -> tuple[str, str] | None:
+    """The stored texts below which the minimum lies and from which the maximum does;
+    None when a day is unknown or too close to year 1 or 9999 to add the margin."""
+    if first_day is None or last_day is None:
+        return None
+    try:
+        return (first_day + _SPAN_MARGIN).isoformat(), (last_day - _SPAN_MARGIN).isoformat()
+    except OverflowError:
+        return None
 
 
 def _stored_day(value: Any) -> date | None:
