@@ -13,6 +13,7 @@ from pilotage.engine.periods import period_containing
 from pilotage.scoring.team import expected_wins
 from pilotage.web.crm.models import Interaction
 from pilotage.web.crm.services.importing import folder_import
+from pilotage.web.dashboard.cache import data_version
 from pilotage.web.scoring.models import ContactScore, ScoringRun
 from pilotage.web.scoring.selectors import contact_latest_score, latest_scores
 from pilotage.web.scoring.services import contact_rescore, database_source, scores_refresh
@@ -42,8 +43,11 @@ def test_batch_then_one_contact_then_incremental_batch(write_folder):
     # The import would rescore at today's date: this test drives the batch itself.
     report = folder_import(folder=write_folder(FOLDER), settings=Settings(), rescore=False)
     assert report.loaded
+    version = data_version()
     first = scores_refresh(as_of=AS_OF)
     assert sorted(first.rescored) == ["c1", "c2", "c3"]
+    # Stored scores change what cached figures show (the team's expected wins).
+    assert data_version() == version + 1
     assert ScoringRun.objects.get().rfm_edges["customers"] == 1
     before = contact_latest_score(contact_id="c1")
     assert before is not None
@@ -68,13 +72,15 @@ def test_batch_then_one_contact_then_incremental_batch(write_folder):
 
     # The batch finds c1's data unchanged since its one-contact rescoring (the same
     # fingerprint from Python and from the engine): nothing to store.
+    version = data_version()
     second = scores_refresh(as_of=AS_OF)
     assert second.rescored == []
+    assert data_version() == version  # nothing stored, nothing stale
     # The one-contact and batch computations agree.
     batch_c1 = second.result.frame.set_index("contact_id").loc["c1"]
     assert batch_c1["score"] == pytest.approx(after.score)
     assert second.result.frame.set_index("contact_id").loc["c2", "segment"] == "champions"
-    assert scores_refresh(everyone=True, as_of=AS_OF).rescored == ["c1", "c2", "c3"]
+    assert sorted(scores_refresh(everyone=True, as_of=AS_OF).rescored) == ["c1", "c2", "c3"]
 
 
 def test_expected_wins_read_the_probability_at_assignment(write_folder):

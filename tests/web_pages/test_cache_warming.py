@@ -27,6 +27,7 @@ from pilotage.web.dashboard.analytics import (
 )
 from pilotage.web.dashboard.models import PinnedKpi
 from pilotage.web.dashboard.selectors.kpis import DEFAULT_PINS
+from pilotage.web.scoring.models import ContactScore
 
 DEFAULT_PAGES = [
     "/dashboard/",
@@ -276,6 +277,26 @@ def test_a_web_write_warms_the_cache_once_committed(admin_client, settings):
     assert response.status_code == 302
     assert cache.data_version() == before + 1
     assert_served_from_cache(admin_client, ["/dashboard/", "/funnel/"])
+
+
+def test_a_web_write_rescores_before_the_cache_is_told(admin_client):
+    """The warm a write starts reads stored scores (the team's expected wins): it must
+    find the contact rescored by that write, not its score of before."""
+    contact = Contact.objects.order_by("contact_id").first()
+    scores = ContactScore.objects.filter(contact_id=contact.contact_id)
+    before = scores.count()
+    seen: list[int] = []
+
+    def told(_version: int) -> None:
+        seen.append(scores.count())
+
+    cache.on_data_changed(told)
+    try:
+        response = admin_client.post(f"/contacts/{contact.contact_id}/log/", {"type": "call"})
+    finally:
+        cache._callbacks.remove(told)
+    assert response.status_code == 302
+    assert seen == [before + 1]
 
 
 @pytest.mark.django_db

@@ -283,16 +283,16 @@ def after_write_commit(contact_ids: list[str]) -> None:
         from pilotage.web.dashboard.cache import data_changed
         from pilotage.web.scoring.services import contacts_rescore, scores_refresh
 
-        data_changed()
-        if not contact_ids:
-            return
         try:
-            if len(contact_ids) <= RESCORE_INLINE_LIMIT:
+            if 0 < len(contact_ids) <= RESCORE_INLINE_LIMIT:
                 contacts_rescore(contact_ids=contact_ids)
-            else:
+            elif contact_ids:
+                # scores_refresh makes cached figures stale again once it has stored.
                 threading.Thread(target=_refresh_in_background, args=(scores_refresh,)).start()
         except Exception:
             logger.exception("rescoring after an API write failed")
+        # After an inline rescore: the cache warm this starts reads stored scores.
+        data_changed()
 
     transaction.on_commit(refresh)
 

@@ -1,8 +1,8 @@
 """Writes of the web pages (`<entity>_<action>`, keyword-only, one transaction each).
 
 Every write that changes what KPIs show calls `cache.data_changed()`. Writes on a contact
-then ask the scoring app to rescore that contact at once (`contact_rescore`), and record
-an audit entry when the audit app is installed.
+first ask the scoring app to rescore that contact at once (`contact_rescore`, in the
+same transaction), and record an audit entry when the audit app is installed.
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ def company_settings_save(*, values: dict[str, Any]) -> Settings:
 def _after_contact_write(
     contact_id: str, table: str, object_id: str, user: Any, after: dict[str, Any]
 ) -> None:
-    data_changed()
     audit_record(
         user=user,
         door="web",
@@ -106,10 +105,15 @@ def _after_contact_write(
         before=None,
         after={"contact_id": contact_id, **after},
     )
-    transaction.on_commit(lambda: _rescore(contact_id))
+    _rescore(contact_id)
+    # After the rescore: the cache warm this starts once committed reads stored scores
+    # (the team's expected wins), which must be the new ones.
+    data_changed()
 
 
 def _rescore(contact_id: str) -> None:
+    """Rescore the contact within the write's transaction, in a savepoint: a failure
+    undoes the rescore only, the write stands and the next batch scoring catches up."""
     try:
         scoring = importlib.import_module("pilotage.web.scoring.services")
     except ImportError:
@@ -118,8 +122,9 @@ def _rescore(contact_id: str) -> None:
     if rescore is None:
         return
     try:
-        rescore(contact_id=contact_id)
-    except Exception:  # the write stands; the next batch scoring catches up
+        with transaction.atomic():
+            rescore(contact_id=contact_id)
+    except Exception:
         logger.exception("rescoring contact %s failed", contact_id)
 
 

@@ -6,7 +6,9 @@
 - `scores_refresh(everyone=False)`: the whole base in the analytical engine, reading the
   CRM database in place; stores a new score for the contacts whose data changed since
   their last score (a fingerprint of their rows) and those never scored, or for everyone.
-  Call it after an import (`folder_import`) or on a schedule.
+  Call it after an import (`folder_import`) or on a schedule. When it stores scores, it
+  makes cached KPI results stale (`data_changed`): the team's expected wins read them.
+  `contact_rescore` leaves that to its caller, which has its own write to announce.
 - `scoring_model_save(...)`, `conversion_model_store(...)`: the models in use.
 """
 
@@ -34,6 +36,7 @@ from pilotage.scoring.rfm import QuintileEdges
 from pilotage.scoring.rules import interaction_sums, rule_values
 from pilotage.scoring.scores import ScoreResult, row_document, score, score_contact
 from pilotage.web.crm.models import Contact, Interaction, Order, StageChange, Subscription
+from pilotage.web.dashboard.cache import data_changed
 from pilotage.web.scoring.models import (
     ContactScore,
     ConversionModelRecord,
@@ -413,4 +416,7 @@ def scores_refresh(
             rescored=len(ids),
             seconds=time.perf_counter() - started,
         )
+        if ids:
+            # Cached figures read stored scores (the team's expected wins): stale now.
+            data_changed()
     return RefreshReport(result, run, ids)
