@@ -17,7 +17,9 @@ each page:
 - warm-up: the seconds the cache warmer's step for that page takes (the warmer runs the
   steps in turn after each write, in a thread of the server; run here in this thread);
 - warm: the median of `--repeat` loads once warmed, and whether they computed anything
-  (`hit` when every load was served from the cache).
+  (`hit` when every load was served from the cache);
+- after a restart: the first load once the process's memory is emptied, the results kept
+  on disk (`cache/results`) read back, as a restarted server finds them.
 
 Then the background warmer for real: a write, and the dashboard asked at once while the
 warmer runs (it waits for the warmer's computation instead of repeating it), and the time
@@ -203,6 +205,15 @@ def main() -> None:
             f"{url[:42]:42} {cold_text} {step_text} "
             f"{statistics.median(ms for ms, _code in loads):9.1f}  {served} {sorted(status)}"
         )
+
+    # A restart: this process's memory emptied; the results kept on disk are read back.
+    cache.clear(memory_only=True)
+    print(f"\n{'after a restart':42} {'first ms':>9}  served")
+    for url, _step in pages:
+        before = computations()
+        ms, status = get(url)
+        served = "from disk" if computations() == before else "computed"
+        print(f"{url[:42]:42} {ms:9.0f}  {served} [{status}]")
 
     # The background warmer, as the server runs it.
     warmer = warming.Warmer(poll_seconds=0.5, steps=steps_run).start()

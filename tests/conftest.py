@@ -22,6 +22,10 @@ os.environ.setdefault("PILOTAGE_CACHE_WARMING", "off")
 # first import of pilotage.web.wsgi, as by the Schemathesis test, would start a warmer
 # thread that outlives its test and warms under the next ones' feet).
 django_settings.PILOTAGE_CACHE_WARMING = "off"
+# Each test starts with the results it computes: the tests of results kept on disk
+# across restarts switch it on (`settings` fixture).
+os.environ.setdefault("PILOTAGE_RESULTS_ON_DISK", "0")
+django_settings.PILOTAGE_RESULTS_ON_DISK = False
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

@@ -141,6 +141,9 @@ if PILOTAGE_CACHE_WARMING not in ("background", "sync", "off"):
 PILOTAGE_CACHE_WARMING_POLL_SECONDS = float(
     os.environ.get("PILOTAGE_CACHE_WARMING_POLL_SECONDS", "5")
 )
+# Cached results are also kept in files of the data folder, so that a restarted server
+# serves what it computed before the restart (pilotage.web.dashboard.cache): "0" to stop.
+PILOTAGE_RESULTS_ON_DISK = os.environ.get("PILOTAGE_RESULTS_ON_DISK", "1") != "0"
 
 # Bounded requests: API bodies and uploads (pilotage.web.api.middleware).
 PILOTAGE_MAX_REQUEST_BYTES = int(os.environ.get("PILOTAGE_MAX_REQUEST_BYTES", 32 * 1024 * 1024))

@@ -16,25 +16,45 @@ first computes, the others wait for its result (single flight). After a write, t
 server recomputes what pages show by default in the background (`warming`); meanwhile,
 web pages may show the figures computed before the write, saying so (`stale_allowed`).
 Each item (kind and parameters) keeps one value in the cache: the newest.
+
+Across restarts. Each newest value is also written to a file of the user's data folder
+(`<PILOTAGE_HOME>/cache/results/<database>/`), with the data version and nonce it was
+computed for. A process that misses a key in memory reads that file: the value is
+current if it was computed for the same version and nonce (`DataVersion`) less than
+`TIMEOUT_SECONDS` ago, else it may be shown as a figure of before the last write while a
+warm recomputes it (`stale_allowed`), as if this process had computed it. So a restarted
+server serves what its predecessor computed, instead of computing every page again (on a
+million contacts, minutes). The files are pickles written by Pilotage itself, like
+Django's file cache; delete the folder to start afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import pickle
+import shutil
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from pilotage.web.dashboard.models import DataVersion
+from pilotage.home import data_home
+from pilotage.web.dashboard.models import DataVersion, new_nonce
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -47,16 +67,22 @@ WAIT_SECONDS = 15 * 60
 # Computations run by this process per kind ("kpi", "attribution"...): what tests and
 # benchmarks read to tell a page served from the cache from one that computed.
 computed: Counter[str] = Counter()
+# Values this process read back from the files of an earlier process, per kind.
+read_from_disk: Counter[str] = Counter()
 
 _callbacks: list[Callable[[int], None]] = []
 
 
 def data_version() -> int:
+    return _version_and_nonce()[0]
+
+
+def _version_and_nonce() -> tuple[int, str]:
     try:
-        row = DataVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+        row = DataVersion.objects.filter(pk=1).values_list("version", "nonce").first()
     except DatabaseError:  # before the first migration
-        return 0
-    return int(row or 0)
+        return 0, ""
+    return (int(row[0]), str(row[1])) if row is not None else (0, "")
 
 
 def data_changed() -> int:
@@ -64,7 +90,7 @@ def data_changed() -> int:
 
     Once the write is committed, the functions given to `on_data_changed` (the cache
     warmer of a server process) are told the new version."""
-    updated = DataVersion.objects.filter(pk=1).update(version=F("version") + 1)
+    updated = DataVersion.objects.filter(pk=1).update(version=F("version") + 1, nonce=new_nonce())
     if not updated:
         DataVersion.objects.get_or_create(pk=1, defaults={"version": 1})
     version = data_version()
@@ -127,16 +153,97 @@ def waiting_on(key: str) -> int:
         return flight.waiters if flight is not None else 0
 
 
-def _store(key: str, value: Any) -> None:
+def _store(key: str, value: Any, nonce: str | None = None, at: datetime | None = None) -> bool:
+    """Keep `value` as the newest of its item, in memory and, given the `nonce` of its
+    data version, on disk; False when a newer value is already known."""
     version, item = key_version(key), item_of(key)
+    computed_at = at or timezone.now()
     with _flights_lock:
         newest = _newest.get(item)
         if newest is not None and newest[0] > version and cache.has_key(newest[1]):
-            return  # computed across a write, and a newer value is already known
-        _newest[item] = (version, key, timezone.now())
+            return False  # computed across a write, and a newer value is already known
+        _newest[item] = (version, key, computed_at)
     cache.set(key, (value,), TIMEOUT_SECONDS)  # wrapped: a None result is cached too
     if newest is not None and newest[1] != key:
         cache.delete(newest[1])
+    if nonce is not None and version:
+        _write_to_disk(item, version, nonce, computed_at, value)
+    return True
+
+
+# The files this process read and found not current, with their modification time.
+_disk_not_current: dict[Path, int] = {}
+
+
+def _disk_folder() -> Path | None:
+    """Where this database's results are kept across restarts (None: not kept). One
+    folder per database (its engine, name, host and port), so that copies of a database
+    at other paths never read each other's results."""
+    if not getattr(settings, "PILOTAGE_RESULTS_ON_DISK", True):
+        return None
+    database = connection.settings_dict
+    identity = json.dumps(
+        [connection.vendor, str(database.get("NAME")), database.get("HOST"), database.get("PORT")]
+    )
+    digest = hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()[:16]
+    return data_home() / "cache" / "results" / digest
+
+
+def _disk_path(folder: Path, item: str) -> Path:
+    return folder / (item.replace(":", "-") + ".pickle")
+
+
+def _write_to_disk(item: str, version: int, nonce: str, at: datetime, value: Any) -> None:
+    """Replace the item's file at once (a reader sees the old file or the new one)."""
+    folder = _disk_folder()
+    if folder is None:
+        return
+    temporary: str | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps((version, nonce, at, value), protocol=pickle.HIGHEST_PROTOCOL)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, _disk_path(folder, item))
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        # The value stays cached in memory: only a restart will miss it.
+        logger.warning("could not keep the cached %s on disk", item, exc_info=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _read_from_disk(kind: str, key: str, version: int, nonce: str) -> tuple[Any] | None:
+    """The value an earlier process kept for `key`'s item, when it is current; an older
+    one becomes this process's figure of before the write (`_stale`)."""
+    folder = _disk_folder()
+    if folder is None or not version:
+        return None
+    item = item_of(key)
+    path = _disk_path(folder, item)
+    try:
+        written = path.stat().st_mtime_ns
+        if _disk_not_current.get(path) == written:
+            return None  # read already, and not current: not read again on every miss
+        with path.open("rb") as file:
+            kept_version, kept_nonce, at, value = pickle.load(file)  # noqa: S301 - our own files
+    except FileNotFoundError:
+        return None
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        logger.warning("ignoring the unreadable cached %s on disk", item, exc_info=True)
+        return None
+    fresh = timezone.now() - at < timedelta(seconds=TIMEOUT_SECONDS)
+    if kept_version == version and kept_nonce == nonce and fresh:
+        if _store(key, value, at=at):
+            read_from_disk[kind] += 1
+        return (value,)
+    _disk_not_current[path] = written
+    if kept_version <= version:
+        # Shown, if at all, as a figure computed before the last write (older, expired
+        # or of another history of the database), under a key of its own that no
+        # current read asks for.
+        _store(f"pilotage:{min(kept_version, version - 1)}:{item}", value, at=at)
+    return None
 
 
 def forget_versions_before(version: int) -> int:
@@ -149,12 +256,17 @@ def forget_versions_before(version: int) -> int:
     return len(keys)
 
 
-def clear() -> None:
-    """Empty the KPI cache of this process (tests; a database replaced, with its data
-    versions, under a running server)."""
+def clear(*, memory_only: bool = False) -> None:
+    """Empty the KPI cache of this process and the results kept on disk (tests; a
+    database replaced, with its data versions, under a running server). With
+    `memory_only`, as a restart would find it (benchmarks)."""
     with _flights_lock:
         _newest.clear()
+    _disk_not_current.clear()
     cache.clear()
+    folder = None if memory_only else _disk_folder()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -241,10 +353,13 @@ def cached_many(
     """For each item, its cached value, else `compute(missing items)` once for all those
     no other thread is computing (each value stored under its own key), in the order of
     `parts`. One data version for all the keys."""
-    version = data_version()
+    version, nonce = _version_and_nonce()
     keys = {item: cache_key(kind, *p, version=version) for item, p in parts.items()}
     found = cache.get_many(list(keys.values()))
     values: dict[K, T] = {item: found[key][0] for item, key in keys.items() if key in found}
+    for item, key in keys.items():
+        if item not in values and (kept := _read_from_disk(kind, key, version, nonce)):
+            values[item] = kept[0]
     for item, key in keys.items():
         if item not in values and (stale := _stale(key, version)) is not None:
             values[item] = stale[0]
@@ -252,7 +367,7 @@ def cached_many(
     while pending:
         led, followed = _claim({item: keys[item] for item in pending})
         if led:
-            values.update(_lead(kind, led, compute))
+            values.update(_lead(kind, led, compute, nonce))
         pending = []
         for item, flight in followed.items():
             outcome = _follow(keys[item], flight)
@@ -262,7 +377,7 @@ def cached_many(
                 pending.append(item)  # the other computation failed: try again
             else:  # still not done after WAIT_SECONDS: compute it here, unshared
                 values[item] = compute([item])[item]
-                _store(keys[item], values[item])
+                _store(keys[item], values[item], nonce)
     return {item: values[item] for item in keys}
 
 
@@ -289,7 +404,9 @@ def _claim(keys: Mapping[K, str]) -> tuple[_Led[K], dict[K, _Flight]]:
     return led, followed
 
 
-def _lead(kind: str, led: _Led[K], compute: Callable[[list[K]], Mapping[K, T]]) -> dict[K, T]:
+def _lead(
+    kind: str, led: _Led[K], compute: Callable[[list[K]], Mapping[K, T]], nonce: str
+) -> dict[K, T]:
     served_before = getattr(_request, "stale_served", 0)
     try:
         results = compute(list(led))
@@ -299,7 +416,7 @@ def _lead(kind: str, led: _Led[K], compute: Callable[[list[K]], Mapping[K, T]]) 
             # so), never kept as the current version's, nor handed to other threads.
             return {item: results[item] for item in led}
         for item, (key, flight) in led.items():
-            _store(key, results[item])
+            _store(key, results[item], nonce)
             if flight is not None:
                 flight.value = results[item]
                 flight.succeeded = True

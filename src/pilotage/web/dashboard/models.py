@@ -3,6 +3,8 @@ and the data version that keys the KPI cache."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -62,12 +64,21 @@ class CompanySetting(models.Model):
         return f"{self.name}={self.value}"
 
 
+def new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
 class DataVersion(models.Model):
     """A counter bumped by every write that changes what KPIs show (imports, edits,
-    settings): cached results are keyed by it, so that no one ever sees stale numbers."""
+    settings): cached results are keyed by it, so that no one ever sees stale numbers.
+
+    The nonce, drawn anew with each bump, tells apart two databases (or two histories of
+    one, restored from a backup) that reached the same count: results kept on disk across
+    restarts are read back only for the same version and nonce."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     version = models.BigIntegerField(default=0)
+    nonce = models.CharField(max_length=32, default=new_nonce)
 
     class Meta:
         db_table = "dashboard_data_version"

@@ -2,9 +2,10 @@
 default before anyone asks, so that the first load after a write reads the cache.
 
 Where it runs. The cache is Django's local-memory cache (settings `CACHES`): one per
-process, no I/O, and right for `pilotage serve` (waitress: one process, threads). So a
-warm only helps in the server process; computing in the command line's process (after
-`pilotage import`) would fill a cache that dies with it. The server's warmer thread
+process, no I/O, and right for `pilotage serve` (waitress: one process, threads), with a
+copy of each result on disk that a restarted server reads back (`cache`). So a warm
+helps the server process; computing in the command line's process (after `pilotage
+import`) would only leave files for the server to read. The server's warmer thread
 therefore watches the data version in the database: it is told at once of the writes
 made by its own process (`cache.on_data_changed`), and notices within
 `PILOTAGE_CACHE_WARMING_POLL_SECONDS` those made by any other (the command line, another
