@@ -26,6 +26,10 @@ django_settings.PILOTAGE_CACHE_WARMING = "off"
 # across restarts switch it on (`settings` fixture).
 os.environ.setdefault("PILOTAGE_RESULTS_ON_DISK", "0")
 django_settings.PILOTAGE_RESULTS_ON_DISK = False
+# Pages render in the request's thread, where the test's transaction is (the tests of the
+# page budget set one).
+os.environ.setdefault("PILOTAGE_PAGE_BUDGET_SECONDS", "")
+django_settings.PILOTAGE_PAGE_BUDGET_SECONDS = None
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

@@ -99,6 +99,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     # As in production: the server warms its KPI cache in the background (the test
     # process itself runs with warming off, tests/conftest.py).
     env["PILOTAGE_CACHE_WARMING"] = "background"
+    # Pages render in the server's page workers, as in production, with a budget no page
+    # of this small company reaches (the page said while computing: test_page_budget).
+    env["PILOTAGE_PAGE_BUDGET_SECONDS"] = "120"
     process = subprocess.Popen(
         [sys.executable, "-m", "pilotage.cli", "serve", "--db", url, "--port", str(port)],
         env=env,

@@ -144,6 +144,11 @@ PILOTAGE_CACHE_WARMING_POLL_SECONDS = float(
 # Cached results are also kept in files of the data folder, so that a restarted server
 # serves what it computed before the restart (pilotage.web.dashboard.cache): "0" to stop.
 PILOTAGE_RESULTS_ON_DISK = os.environ.get("PILOTAGE_RESULTS_ON_DISK", "1") != "0"
+# A page whose figures take longer than this to compute answers with a page saying they
+# are being computed, which reloads itself until they are (pilotage.web.dashboard.budget);
+# empty: every page waits for its figures.
+_budget = os.environ.get("PILOTAGE_PAGE_BUDGET_SECONDS", "1.5").strip()
+PILOTAGE_PAGE_BUDGET_SECONDS = float(_budget) if _budget else None
 
 # Bounded requests: API bodies and uploads (pilotage.web.api.middleware).
 PILOTAGE_MAX_REQUEST_BYTES = int(os.environ.get("PILOTAGE_MAX_REQUEST_BYTES", 32 * 1024 * 1024))

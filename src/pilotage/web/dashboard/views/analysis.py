@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from pilotage.web.dashboard import charts
 from pilotage.web.dashboard.access import can_read_analytics, visible_contacts, visible_reps
+from pilotage.web.dashboard.budget import within_budget
 from pilotage.web.dashboard.selectors import analysis
 from pilotage.web.dashboard.views.common import DEFAULT_GRAINS, picker, picker_context
 
@@ -23,6 +24,7 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@within_budget
 def funnel(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
@@ -52,6 +54,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@within_budget
 def attrition(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
@@ -91,6 +94,7 @@ def attrition(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@within_budget
 def acquisition(request: HttpRequest) -> HttpResponse:
     if not can_read_analytics(request.user):
         return _forbidden(request)
@@ -122,6 +126,7 @@ def acquisition(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@within_budget
 def team(request: HttpRequest) -> HttpResponse:
     p = picker(request, DEFAULT_GRAINS["team"])
     sort = request.GET.get("sort", "revenue_won")

@@ -13,6 +13,7 @@ from pilotage.web.crm.models import Contact
 from pilotage.web.dashboard import services
 from pilotage.web.dashboard.access import visible_contacts, visible_reps
 from pilotage.web.dashboard.analytics import company_settings
+from pilotage.web.dashboard.budget import within_budget
 from pilotage.web.dashboard.selectors import contacts as selectors
 
 INTERACTION_TYPES = ("call", "meeting", "demo", "email", "quote_sent", "store_visit", "note")
@@ -50,6 +51,7 @@ def _visible_contact(request: HttpRequest, contact_id: str) -> Contact:
 
 
 @login_required
+@within_budget
 def contact_page(request: HttpRequest, contact_id: str) -> HttpResponse:
     contact = _visible_contact(request, contact_id)
     detail = selectors.contact_detail(contact)

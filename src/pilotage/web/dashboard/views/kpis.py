@@ -13,11 +13,13 @@ from pilotage.engine.catalogue import KPIS
 from pilotage.engine.context import DIMENSIONS
 from pilotage.web.dashboard import charts, services
 from pilotage.web.dashboard.access import can_manage_company, rep_of, visible_reps
+from pilotage.web.dashboard.budget import within_budget
 from pilotage.web.dashboard.selectors import kpis as selectors
 from pilotage.web.dashboard.views.common import DEFAULT_GRAINS, language, picker, picker_context
 
 
 @login_required
+@within_budget
 def dashboard(request: HttpRequest) -> HttpResponse:
     p = picker(request, DEFAULT_GRAINS["dashboard"])
     board = selectors.dashboard(
@@ -47,6 +49,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@within_budget
 def kpi_page(request: HttpRequest, name: str) -> HttpResponse:
     if name not in KPIS:
         raise Http404(name)
