@@ -17,6 +17,7 @@ from pilotage.demo.generator import generate_company
 from pilotage.scoring.scores import customer_value
 from pilotage.web.crm.models import Contact, Order
 from pilotage.web.crm.services.importing import folder_import
+from pilotage.web.dashboard.cache import data_changed
 from pilotage.web.dashboard.selectors.analysis import customers_at_risk
 from pilotage.web.scoring.models import ContactScore, ScoringRun
 from pilotage.web.scoring.selectors import contact_score
@@ -111,3 +112,22 @@ def test_batch_stores_clv_and_churn_risk_and_one_contact_follows(tmp_path: Path)
     assert document is not None
     assert document["churn_risk"] == pytest.approx(after.churn_risk, abs=1e-4)
     assert document["predicted_clv"] == pytest.approx(after.predicted_clv, abs=0.01)
+
+    # The attrition page's list is cached per data version. The customer first on it buys
+    # again; once the write is announced (as web and API writes do, after rescoring),
+    # the list shows its new risk, or leaves it out.
+    first = at_risk_rows[0].contact_id
+    Order.objects.create(
+        order_id="o-first-back",
+        contact_id=first,
+        ordered_at=bought_at,
+        amount=Decimal("80.00"),
+        status="paid",
+    )
+    rescored = contact_rescore(contact_id=first, as_of=bought_at.replace(tzinfo=None))
+    assert customers_at_risk(Contact.objects.all())[0] == at_risk_rows  # not announced yet
+    data_changed()
+    fresh_rows, _ = customers_at_risk(Contact.objects.all())
+    assert fresh_rows != at_risk_rows
+    fresh = {row.contact_id: row for row in fresh_rows}
+    assert first not in fresh or fresh[first].churn_risk == pytest.approx(rescored.churn_risk)

@@ -262,7 +262,14 @@ def customers_at_risk(
     risk = predicted CLV x churn risk, from the latest stored scores (the scoring batch
     fits the CLV models; rescoring one contact applies them). The note says why the list
     is empty when no score carries a churn risk (too few customers to fit the models, or
-    no scoring run yet)."""
+    no scoring run yet). Cached per scope of contacts (the user's): on a million contacts
+    the ranking of every latest score takes about a second."""
+    return cached(
+        "at-risk", (str(contacts.query), limit), lambda: _customers_at_risk(contacts, limit)
+    )
+
+
+def _customers_at_risk(contacts: QuerySet[Contact], limit: int) -> tuple[list[AtRisk], str | None]:
     latest = ContactScore.objects.filter(is_latest=True, churn_risk__isnull=False)
     if not latest.exists():
         return [], "not_enough_customers"
