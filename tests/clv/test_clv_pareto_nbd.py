@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-from pilotage.clv import ParetoNBD
+from pilotage.clv import ConvergenceError, ParetoNBD
 from pilotage.clv._special import _log_series, log_hyp2f1_c_a1
 from pilotage.clv.pareto_nbd import _log_likelihood
 
@@ -108,3 +108,31 @@ def test_p_alive_of_a_one_time_buyer_falls_with_time() -> None:
     # Buying recently raises it: same x and T, later last purchase.
     later = model.conditional_probability_alive([2, 2], [5.0, 35.0], [38.86, 38.86])
     assert later[1] > later[0]
+
+
+# The 45 customers of a generated 300-contact company (seed 11, weeks): too few and too
+# regular for Pareto/NBD, whose likelihood keeps rising as the dropout parameters run off.
+NO_MAXIMUM = pd.DataFrame(
+    {
+        "frequency": [0, 7, 0, 0, 0, 0, 1, 0, 2, 1, 0, 0, 0, 1, 0, 4, 0, 0, 1, 0, 1, 2, 0]
+        + [0, 1, 4, 1, 1, 2, 3, 5, 3, 0, 4, 0, 1, 0, 3, 1, 0, 2, 0, 1, 1, 2],
+        "recency": [0.0, 22.5714, 0.0, 0.0, 0.0, 0.0, 2.1429, 0.0, 6.1429, 4.4286, 0.0]
+        + [0.0, 0.0, 1.4286, 0.0, 36.8571, 0.0, 0.0, 1.0, 0.0, 35.4286, 9.5714, 0.0, 0.0]
+        + [14.8571, 36.7143, 8.0, 22.8571, 5.2857, 4.1429, 31.2857, 10.2857, 0.0, 14.7143]
+        + [0.0, 12.2857, 0.0, 28.5714, 6.7143, 0.0, 21.0, 0.0, 18.1429, 31.2857, 27.5714],
+        "T": [9.2857, 25.0, 12.5714, 11.0, 25.4286, 60.7143, 16.0, 45.2857, 31.0, 11.7143]
+        + [76.0, 16.7143, 29.5714, 63.0, 2.7143, 38.2857, 8.1429, 0.2857, 2.0, 2.4286]
+        + [37.2857, 14.5714, 4.2857, 32.5714, 41.1429, 50.4286, 39.8571, 76.2857, 71.5714]
+        + [14.4286, 46.8571, 16.8571, 35.7143, 63.7143, 10.2857, 46.5714, 7.0, 40.0]
+        + [33.2857, 5.2857, 75.5714, 7.1429, 28.2857, 37.4286, 64.1429],
+    }
+)
+
+
+def test_a_likelihood_without_maximum_is_refused_not_searched_for_ever() -> None:
+    """Unbounded, the search ran its parameters off to infinity, where each evaluation
+    takes the slow series: many minutes for 45 customers (the engine's predicted CLV, and
+    the test of every engine, waited on it). Within bounds it stops and says why; the
+    engine then has no predicted value for that base."""
+    with pytest.raises(ConvergenceError, match="ran off to 0 or infinity"):
+        ParetoNBD().fit(NO_MAXIMUM["frequency"], NO_MAXIMUM["recency"], NO_MAXIMUM["T"])

@@ -23,6 +23,13 @@ from threadpoolctl import threadpool_limits
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# The derivative-free fits (Pareto/NBD) search the log parameters within +-this:
+# parameters from 4.5e-5 to 22,026, beyond any published fit (CDNOW's Pareto/NBD: 0.55
+# to 11.7 in weeks, 82 in days). Wider bounds let a diverging search spend its time
+# where the likelihood needs its slow series: a 300-contact company took 56 s with
+# bounds of +-15, 2.3 s with these.
+LOG_PARAMETER_BOUND = 10.0
+
 FloatArray = npt.NDArray[np.float64]
 Objective = Callable[[FloatArray], float]
 Gradient = Callable[[FloatArray], FloatArray]
@@ -249,6 +256,19 @@ def _one_blas_thread(function: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _check_inside_bounds(names: Sequence[str], log_params: FloatArray) -> None:
+    at_bound = [
+        name
+        for name, value in zip(names, log_params, strict=True)
+        if abs(value) >= LOG_PARAMETER_BOUND * (1 - 1e-6)
+    ]
+    if at_bound:
+        raise ConvergenceError(
+            f"no maximum of the likelihood: {', '.join(at_bound)} ran off to 0 or infinity "
+            "(too few or too regular purchases for this model)"
+        )
+
+
 @_one_blas_thread
 def fit_log_parameters(
     names: Sequence[str],
@@ -326,20 +346,29 @@ def fit_log_parameters(
             value = objective(p)
             return value, _forward_gradient(objective, p, value)
 
+        # Within bounds: on a base too small or too regular for the model, the likelihood
+        # keeps rising as parameters run off together (Pareto/NBD's r and alpha to the
+        # Poisson limit); unbounded, the search reached infinite parameters, where each
+        # evaluation takes the slow series and the fit ran for many minutes.
+        bounds = [(-LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND)] * len(start)
         result = optimize.minimize(
             value_and_forward,
             start,
             jac=True,
             method="L-BFGS-B",
+            bounds=bounds,
             options={"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-7},
         )
+        _check_inside_bounds(names, result.x)
         result = optimize.minimize(
             objective,
             result.x,
             jac=lambda p: _numeric_gradient(objective, p),
             method="L-BFGS-B",
+            bounds=bounds,
             options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": 1e-9},
         )
+        _check_inside_bounds(names, result.x)
     log_params = np.asarray(result.x, dtype=np.float64)
     final = negative_log_likelihood(log_params)
     if not np.isfinite(final):
