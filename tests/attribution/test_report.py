@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
+from typing import NoReturn
 
 import pytest
 from attribution_helpers import build_source, utc
 
-from pilotage.attribution import MODELS, attribute, credits
+from pilotage.attribution import MODELS, attribute, credits, levers
 from pilotage.contract.settings import Settings
+from pilotage.engine import batches
+from pilotage.engine.backends import Source
 
 # Q1 2024: a (c1 > c2, converts 02-10, orders 100 then 50 on 03-01), b (direct, 30),
 #          p (c3 > null).
@@ -163,3 +167,33 @@ def test_empty_data():
     result = attribute(source, "all")
     assert result.rows == []
     assert result.to_json()["as_of"] is None
+
+
+def test_attribution_queries_are_kept_for_the_next_process(tmp_path, monkeypatch):
+    """Each attribution and lever query's SQL is kept under what it is built from: asked
+    again by the next process (memory emptied, the Pilotage folder read), it runs without
+    building or compiling its expression, and gives the same rows. The chain (markov)
+    holds transition shares computed in pandas: never kept, built each time."""
+    monkeypatch.setenv("PILOTAGE_HOME", str(tmp_path))
+    batches._kept_queries._entries.clear()
+    first = attribute(build_source(TOUCHES, ORDERS, SPEND), "linear", "campaign", "quarter")
+    first_levers = levers(build_source(TOUCHES, ORDERS, SPEND), model="first_touch")
+    kept = list((tmp_path / "cache" / "sql").glob("*.json"))
+    # Attribution: by rules, direct, spend; levers: new customers, numbers and spend by
+    # channel and by campaign, campaign channels.
+    assert len(kept) == 3 + 6
+
+    batches._kept_queries._entries.clear()  # a new process
+
+    def never(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError("built or compiled again")
+
+    monkeypatch.setattr(Source, "compile", never)
+    for module in ("pilotage.attribution.report", "pilotage.attribution.levers"):
+        monkeypatch.setattr(importlib.import_module(module), "customer_revenue", never)
+    again = attribute(build_source(TOUCHES, ORDERS, SPEND), "linear", "campaign", "quarter")
+    assert again.rows == first.rows
+    assert levers(build_source(TOUCHES, ORDERS, SPEND), model="first_touch") == first_levers
+    # Another model is another query.
+    with pytest.raises(AssertionError, match="built or compiled again"):
+        attribute(build_source(TOUCHES, ORDERS, SPEND), "first_touch", "campaign", "quarter")

@@ -19,6 +19,7 @@ from pilotage.attribution.paths import (
     key_column,
     latest_timestamp,
     local_date,
+    query_parts,
     shifted_comparison,
 )
 from pilotage.attribution.report import (
@@ -30,6 +31,7 @@ from pilotage.attribution.report import (
 )
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
+from pilotage.engine.batches import run_kept
 from pilotage.engine.conversions import paid_orders
 from pilotage.engine.periods import Period
 
@@ -153,17 +155,25 @@ def _lever_numbers(
     """key, spend, new_customers, revenue, churned (credit-weighted) per channel or
     campaign."""
     key = key_column(by)
-    credited = credits(source, model, by, periods=[period], as_of=as_of)
-    facts = customer_revenue(source, as_of).inner_join(early_churn(source, as_of), "contact_id")
-    joined = credited.inner_join(facts.select("contact_id", "revenue", "churned"), "contact_id")
-    attributed = source.execute(
-        joined.group_by(key).aggregate(
+
+    def query() -> ir.Table:
+        credited = credits(source, model, by, periods=[period], as_of=as_of)
+        facts = customer_revenue(source, as_of).inner_join(early_churn(source, as_of), "contact_id")
+        joined = credited.inner_join(facts.select("contact_id", "revenue", "churned"), "contact_id")
+        return joined.group_by(key).aggregate(
             new_customers=joined.credit.sum(),
             revenue=(joined.credit * joined.revenue).sum(),
             churned=(joined.credit * joined.churned).sum(),
         )
+
+    parts = {**query_parts(by, [period], as_of), "model": model}
+    attributed = run_kept(source, "lever numbers", parts, query)
+    spend = run_kept(
+        source,
+        "spend of the period",
+        query_parts(by, [period]),
+        lambda: spend_by_period(source, by, [period]).drop("period"),
     )
-    spend = source.execute(spend_by_period(source, by, [period]).drop("period"))
     merged: pd.DataFrame = attributed.merge(spend, on=key, how="outer")
     merged = merged.rename(columns={key: "key"})
     for column in ("new_customers", "revenue", "churned", "spend"):
@@ -193,12 +203,18 @@ def levers(
     if start is None:
         start = end - timedelta(days=364)
     period = period_of_days(start, end, settings)
-    revenue = customer_revenue(source, cut)
-    new = revenue.filter(
-        (revenue.converted_at >= ibis.literal(period.start_utc))
-        & (revenue.converted_at < ibis.literal(period.end_utc))
+
+    def new_customers_query() -> ir.Table:
+        revenue = customer_revenue(source, cut)
+        new = revenue.filter(
+            (revenue.converted_at >= ibis.literal(period.start_utc))
+            & (revenue.converted_at < ibis.literal(period.end_utc))
+        )
+        return new.aggregate(customers=new.count(), revenue=new.revenue.sum())
+
+    totals = run_kept(
+        source, "new customers of the period", query_parts(None, [period], cut), new_customers_query
     )
-    totals = source.execute(new.aggregate(customers=new.count(), revenue=new.revenue.sum()))
     new_customers = int(totals["customers"].iloc[0])
     total_revenue = float(totals["revenue"].fillna(0.0).iloc[0])
     channel_numbers = _lever_numbers(source, chosen, "channel", period, cut)
@@ -207,8 +223,13 @@ def levers(
     overall_roi = return_on_investment(total_revenue, total_spend, settings.gross_margin)
     campaign_numbers = _lever_numbers(source, chosen, "campaign", period, cut)
     campaign_numbers = campaign_numbers[campaign_numbers["key"] != DIRECT]
-    campaigns = source.table("campaigns").select("campaign_id", "channel")
-    channel_of = dict(source.execute(campaigns).itertuples(index=False, name=None))
+    campaigns = run_kept(
+        source,
+        "campaign channels",
+        {},
+        lambda: source.table("campaigns").select("campaign_id", "channel"),
+    )
+    channel_of = dict(campaigns.itertuples(index=False, name=None))
 
     def build(numbers: pd.DataFrame, level: Level) -> list[Lever]:
         built = []

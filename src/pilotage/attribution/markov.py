@@ -35,8 +35,10 @@ from pilotage.attribution.paths import (
     converted_touches,
     key_column,
     null_touches,
+    query_parts,
 )
 from pilotage.engine.backends import Source
+from pilotage.engine.batches import run_kept
 from pilotage.engine.periods import Period
 
 
@@ -175,7 +177,12 @@ def markov_shares(
     """Per period and state: period, <campaign_id|channel>, share (RE_x / sum RE),
     removal_effect, and the period's chain `conversions` (converted paths)."""
     key = key_column(by)
-    counts = source.execute(transition_counts(source, by, periods, as_of))
+    counts = run_kept(
+        source,
+        "markov transitions",
+        query_parts(by, periods, as_of),
+        lambda: transition_counts(source, by, periods, as_of),
+    )
     records: list[dict[str, object]] = []
     for period, chain in fit_by_period(counts).items():
         for state, share in chain.shares_.items():

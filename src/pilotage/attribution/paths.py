@@ -17,14 +17,16 @@ Vocabulary used across `pilotage.attribution`:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from pilotage.engine.backends import Source
+from pilotage.engine.batches import periods_key
 from pilotage.engine.conversions import conversions
 from pilotage.engine.periods import Period, bucket, to_local
 
@@ -251,3 +253,14 @@ def bucketed(table: ir.Table, instant_column: str, periods: list[Period]) -> ir.
     with the period's `period` label attached (the engine's range join)."""
     joined = bucket(table, instant_column, periods)
     return joined.drop("period_start", "period_end")
+
+
+def query_parts(
+    by: By | None = None, periods: Sequence[Period] = (), as_of: datetime | None = None
+) -> dict[str, Any]:
+    """What an attribution query is built from besides the source (`run_kept`)."""
+    return {
+        "by": by,
+        "periods": periods_key(periods),
+        "as_of": None if as_of is None else as_of.isoformat(),
+    }

@@ -30,11 +30,13 @@ from pilotage.attribution.paths import (
     customers,
     key_column,
     latest_timestamp,
+    query_parts,
     shifted_comparison,
 )
 from pilotage.attribution.rules import RULE_MODELS, RuleModel, with_rule_credits
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
+from pilotage.engine.batches import run_kept
 from pilotage.engine.conversions import paid_orders
 from pilotage.engine.periods import Grain, Period, periods_table
 
@@ -198,20 +200,25 @@ def _rule_aggregates(
     by: By,
     periods: list[Period],
     as_of: datetime | None,
-    revenue: ir.Table,
 ) -> pd.DataFrame:
     """model, period, key, conversions, revenue of the touched conversions, all the
     rule-based models in one pass over the paths."""
     key = key_column(by)
-    paths = bucketed(converted_paths(source, as_of), "converted_at", periods)
-    scored = with_rule_credits(paths, tuple(models), source.settings.time_decay_half_life_days)
-    with_revenue = scored.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
-    sums: dict[str, ir.Scalar] = {}
-    for model in models:
-        credit = with_revenue[f"credit_{model}"]
-        sums[f"conversions_{model}"] = credit.sum()
-        sums[f"revenue_{model}"] = (credit * with_revenue.revenue).sum()
-    wide = source.execute(with_revenue.group_by("period", key).aggregate(**sums))
+
+    def query() -> ir.Table:
+        revenue = customer_revenue(source, as_of)
+        paths = bucketed(converted_paths(source, as_of), "converted_at", periods)
+        scored = with_rule_credits(paths, tuple(models), source.settings.time_decay_half_life_days)
+        with_revenue = scored.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
+        sums: dict[str, ir.Scalar] = {}
+        for model in models:
+            credit = with_revenue[f"credit_{model}"]
+            sums[f"conversions_{model}"] = credit.sum()
+            sums[f"revenue_{model}"] = (credit * with_revenue.revenue).sum()
+        return with_revenue.group_by("period", key).aggregate(**sums)
+
+    parts = {**query_parts(by, periods, as_of), "models": list(models)}
+    wide = run_kept(source, "attribution by rules", parts, query)
     frames = [
         pd.DataFrame(
             {
@@ -228,19 +235,26 @@ def _rule_aggregates(
 
 
 def _markov_aggregates(
-    source: Source, by: By, periods: list[Period], as_of: datetime | None, revenue: ir.Table
+    source: Source, by: By, periods: list[Period], as_of: datetime | None
 ) -> pd.DataFrame:
     """The chain's credit of each state (conversions x share) and the same share of the
     revenue of the period's touched conversions (the per-conversion mapping of
     `credits.markov_credits`, summed)."""
     key = key_column(by)
     shares = markov_shares(source, by, periods, as_of)
-    touched = converted_touches(source, as_of).select("contact_id").distinct()
-    touched_revenue = bucketed(revenue.semi_join(touched, "contact_id"), "converted_at", periods)
-    per_period = source.execute(
-        touched_revenue.group_by("period").aggregate(
+
+    def query() -> ir.Table:
+        revenue = customer_revenue(source, as_of)
+        touched = converted_touches(source, as_of).select("contact_id").distinct()
+        touched_revenue = bucketed(
+            revenue.semi_join(touched, "contact_id"), "converted_at", periods
+        )
+        return touched_revenue.group_by("period").aggregate(
             touched=touched_revenue.count(), revenue=touched_revenue.revenue.sum()
         )
+
+    per_period = run_kept(
+        source, "revenue of touched conversions", query_parts(None, periods, as_of), query
     )
     merged = shares.merge(per_period, on="period", how="inner")
     return pd.DataFrame(
@@ -255,16 +269,19 @@ def _markov_aggregates(
 
 
 def _direct_aggregates(
-    source: Source, by: By, periods: list[Period], as_of: datetime | None, revenue: ir.Table
+    source: Source, by: By, periods: list[Period], as_of: datetime | None
 ) -> pd.DataFrame:
     key = key_column(by)
-    direct = direct_credits(source, by, as_of, periods)
-    joined = direct.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
-    frame = source.execute(
-        joined.group_by("period", key).aggregate(
+
+    def query() -> ir.Table:
+        revenue = customer_revenue(source, as_of)
+        direct = direct_credits(source, by, as_of, periods)
+        joined = direct.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
+        return joined.group_by("period", key).aggregate(
             conversions=joined.credit.sum(), revenue=joined.revenue.sum()
         )
-    )
+
+    frame = run_kept(source, "direct conversions", query_parts(by, periods, as_of), query)
     return pd.DataFrame(
         {
             "period": frame["period"],
@@ -299,15 +316,14 @@ def attributed_aggregates(
     or a spend in a period, for every model."""
     if not periods:
         return _empty_aggregates().assign(spend=pd.Series([], dtype="float64"))
-    revenue = customer_revenue(source, as_of)
     parts: list[pd.DataFrame] = []
     rules = [m for m in models if m != "markov"]
     if rules:
         rule_models = [m for m in RULE_MODELS if m in rules]
-        parts.append(_rule_aggregates(source, rule_models, by, periods, as_of, revenue))
+        parts.append(_rule_aggregates(source, rule_models, by, periods, as_of))
     if "markov" in models:
-        parts.append(_markov_aggregates(source, by, periods, as_of, revenue))
-    direct = _direct_aggregates(source, by, periods, as_of, revenue)
+        parts.append(_markov_aggregates(source, by, periods, as_of))
+    direct = _direct_aggregates(source, by, periods, as_of)
     for model in models:
         parts.append(direct.assign(model=model))
     attributed = pd.concat([_empty_aggregates(), *parts], ignore_index=True)
@@ -317,7 +333,12 @@ def attributed_aggregates(
         ["conversions", "revenue"]
     ].sum()
     key = key_column(by)
-    spend = source.execute(spend_by_period(source, by, periods)).rename(columns={key: "key"})
+    spend = run_kept(
+        source,
+        "spend by period",
+        query_parts(by, periods),
+        lambda: spend_by_period(source, by, periods),
+    ).rename(columns={key: "key"})
     spend_rows = pd.concat(
         [spend.assign(model=model) for model in models] or [spend.assign(model="")],
         ignore_index=True,

@@ -150,8 +150,9 @@ class Source:
 
     def fetch_sql(self, sql: str, schema: Mapping[str, str]) -> pd.DataFrame:
         """The rows of `sql` (as `compile` gives it; DuckDB, SQLite or PostgreSQL), as a
-        frame of `schema`'s columns: "string" (text, None when null) or "float64" (NaN
-        when null), the only types of the small result tables it serves."""
+        frame of `schema`'s columns: "string" (text, None when null), "float64" (NaN
+        when null) or "int64" (float64 when a value is null, as pandas has it), the only
+        types of the small result tables it serves."""
         if self.engine == "duckdb":
             rows = self.backend.con.execute(sql).fetchall()  # its connection is its cursor
         elif self.engine in ("sqlite", "postgres"):
@@ -163,6 +164,9 @@ class Source:
         for column, dtype in schema.items():
             if dtype == "float64":
                 frame[column] = pd.to_numeric(frame[column]).astype("float64")
+            elif dtype == "int64":
+                numbers = pd.to_numeric(frame[column])
+                frame[column] = numbers.astype("float64" if numbers.isna().any() else "int64")
             elif dtype == "string":
                 frame[column] = frame[column].astype("object")
             else:

@@ -1,5 +1,6 @@
-"""The SQL of the KPI batches a process has run (`compute.execute_kpis`), kept in memory
-and in the Pilotage folder, so that a batch asked again runs its SQL at once.
+"""The SQL of the KPI batches a process has run (`compute.execute_kpis`), and of the
+other queries built from parameters alone (`run_kept`: attribution, levers), kept in
+memory and in the Pilotage folder, so that a query asked again runs its SQL at once.
 
 Building the Ibis expressions of a dashboard's KPIs and compiling them to SQL costs
 half a second to a second of Python; running that SQL on a company-sized database, tens
@@ -29,10 +30,14 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+import pandas as pd
 
 from pilotage.contract.schema import TABLE_NAMES
 from pilotage.home import data_home
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from pilotage.engine.backends import Source
     from pilotage.engine.catalogue import Kpi
     from pilotage.engine.context import Dimension, KpiContext
+    from pilotage.engine.periods import Period
 
 logger = logging.getLogger(__name__)
 
@@ -87,29 +93,92 @@ def batch_key(
     """What a batch's query is built from (see the module's docstring), or None when it
     cannot be told: without every contract table in the source (an absent one is an
     in-memory empty table)."""
+    cut = context.as_of.isoformat() if context.cut_at_as_of else None
+    names = tuple(kpi.name for kpi in chosen)
+    return _source_key(
+        source,
+        {
+            "periods": periods_key(context.periods),
+            "cut": cut,
+            "materialize": context.materialize,
+            "kpis": names,
+            "by": by,
+        },
+    )
+
+
+def periods_key(periods: Sequence[Period]) -> tuple[tuple[str, str, str], ...]:
+    """Periods as a key part: their labels and UTC bounds."""
+    return tuple((p.label, p.start_utc.isoformat(), p.end_utc.isoformat()) for p in periods)
+
+
+def _source_key(source: Source, parts: dict[str, Any]) -> Key | None:
+    """The key of a query built from `source` (its engine, the stored types of its
+    tables, its settings) and from `parts` (JSON values); None without every table."""
     if source.present_tables != frozenset(TABLE_NAMES):
         return None
     tables = tuple(source.table(name).op() for name in TABLE_NAMES)
     settings = json.dumps(source.settings.to_dict(), sort_keys=True, default=str)
-    cut = context.as_of.isoformat() if context.cut_at_as_of else None
-    names = tuple(kpi.name for kpi in chosen)
-    periods = tuple(
-        (p.label, p.start_utc.isoformat(), p.end_utc.isoformat()) for p in context.periods
-    )
-    memory = (source.engine, tables, settings, periods, cut, context.materialize, names, by)
+    described = json.dumps(parts, sort_keys=True)
+    memory = (source.engine, tables, settings, described)
     written = {
         "code": _code_fingerprint(),
         "engine": source.engine,
         "tables": [source.stored_schema(name) for name in TABLE_NAMES],
         "settings": settings,
-        "periods": periods,
-        "cut": cut,
-        "materialize": context.materialize,
-        "kpis": names,
-        "by": by,
+        **parts,
     }
     digest = hashlib.sha256(json.dumps(written, sort_keys=True).encode()).hexdigest()
     return memory, digest
+
+
+# The engines whose SQL `Source.fetch_sql` runs directly.
+FETCHED_ENGINES = ("duckdb", "sqlite", "postgres")
+_kept_queries = RememberedBatches(kept=256)
+
+
+def run_kept(
+    source: Source, name: str, parts: dict[str, Any], build: Callable[[], ir.Table]
+) -> pd.DataFrame:
+    """The rows of the query `build()` returns, whose SQL depends only on `source`'s
+    tables and settings, on the code and on `parts` (JSON values naming everything else
+    `build` reads). Asked again with the same key, in this process or the next, its SQL
+    runs at once, without building or compiling the expression (half a second to a
+    second of Python for an attribution query). Queries over data computed in pandas
+    (an in-memory table), with columns other than text and numbers, or on Spark run
+    through Ibis each time."""
+    key = _source_key(source, {"query": name, **parts})
+    if key is not None and source.engine in FETCHED_ENGINES:
+        found = _kept_queries.get(key)
+        if found is not None:
+            return source.fetch_sql(*found)
+    expression = build()
+    columns = _fetched_columns(expression)
+    if (
+        key is None
+        or columns is None
+        or source.engine not in FETCHED_ENGINES
+        or expression.op().find(ops.InMemoryTable)
+    ):
+        return source.execute(expression)  # type: ignore[no-any-return]
+    sql = source.compile(expression)
+    _kept_queries.put(key, (sql, columns))
+    return source.fetch_sql(sql, columns)
+
+
+def _fetched_columns(expression: ir.Table) -> dict[str, str] | None:
+    """The result's columns as `Source.fetch_sql` reads them, None for other types."""
+    columns = {}
+    for column, dtype in expression.schema().items():
+        if dtype.is_string():
+            columns[column] = "string"
+        elif dtype.is_floating() or dtype.is_decimal():
+            columns[column] = "float64"
+        elif dtype.is_integer():
+            columns[column] = "int64"
+        else:
+            return None
+    return columns
 
 
 _fingerprint: str | None = None
