@@ -53,6 +53,10 @@ ANALYTIC_PAGES = [
     ("/acquisition/", "acquisition"),
     ("/kpis/revenue/", "kpi pages"),  # a pinned KPI's page (its breakdown: by channel)
     ("/kpis/orders/?by=owner", None),
+    # Views nobody asked for before (not warmed): another attribution model, another grain.
+    ("/acquisition/?model=first_touch", None),
+    ("/acquisition/?model=markov", None),
+    ("/dashboard/?grain=quarter", None),
     ("/kpis/", None),
     ("/contacts/", "contacts"),
     ("{contact}", None),  # its RFM table is warmed, its own rule score is not
