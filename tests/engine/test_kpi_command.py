@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from crm_database import build_crm_database
 
-from conftest import build_crm_database
 from pilotage.cli import main
 from pilotage.contract.settings import load_settings
 from pilotage.engine.backends import from_frames
