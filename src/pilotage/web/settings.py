@@ -148,7 +148,15 @@ PILOTAGE_RESULTS_ON_DISK = os.environ.get("PILOTAGE_RESULTS_ON_DISK", "1") != "0
 # are being computed, which reloads itself until they are (pilotage.web.dashboard.budget);
 # empty: every page waits for its figures.
 _budget = os.environ.get("PILOTAGE_PAGE_BUDGET_SECONDS", "1.5").strip()
-PILOTAGE_PAGE_BUDGET_SECONDS = float(_budget) if _budget else None
+try:
+    PILOTAGE_PAGE_BUDGET_SECONDS = float(_budget) if _budget else None
+except ValueError:
+    PILOTAGE_PAGE_BUDGET_SECONDS = -1.0
+if PILOTAGE_PAGE_BUDGET_SECONDS is not None and not PILOTAGE_PAGE_BUDGET_SECONDS >= 0:
+    raise ImproperlyConfigured(
+        f"PILOTAGE_PAGE_BUDGET_SECONDS={_budget!r}: use a number of seconds (1.5), or leave "
+        "it empty for pages that wait for their figures"
+    )
 
 # Bounded requests: API bodies and uploads (pilotage.web.api.middleware).
 PILOTAGE_MAX_REQUEST_BYTES = int(os.environ.get("PILOTAGE_MAX_REQUEST_BYTES", 32 * 1024 * 1024))
