@@ -61,6 +61,24 @@ def test_list_and_bad_usage(company, capsys):
     assert "unknown KPI 'nope'" in capsys.readouterr().err
 
 
+def test_a_mistyped_database_path_is_refused_and_left_alone(tmp_path, capsys):
+    missing = tmp_path / "crm-typo.db"
+    assert main(["kpi", "--db", f"sqlite:///{missing}", "--kpi", "revenue"]) == 1
+    error = capsys.readouterr().err
+    assert f"no database file at {missing}" in error
+    assert "pilotage import DIR --db" in error
+    # SQLite creates the file it is asked to open: nothing is left behind.
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("name", ["predicted_clv", "expected_wins"])
+def test_no_sql_for_a_kpi_computed_in_python(company, capsys, name):
+    assert main(["kpi", "--data", str(company), "--show-sql", name]) == 2
+    error = capsys.readouterr().err
+    assert f"{name} has no SQL that runs on its own" in error
+    assert "computed in Python" in error
+
+
 def test_show_sql_runs_as_printed_on_the_crm_database(company, tmp_path, capsys):
     settings = load_settings(None, company)
     url = f"sqlite:///{tmp_path / 'crm.db'}"

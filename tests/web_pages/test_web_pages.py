@@ -16,6 +16,7 @@ PAGES = [
     ("/dashboard/", "Pinned KPIs"),
     ("/kpis/", "Why it matters"),
     ("/kpis/revenue/", "The SQL it runs"),
+    ("/kpis/expected_wins/", "it has no SQL that runs on its own"),
     ("/kpis/stage_conversion/?by=channel", "Funnel steps"),
     ("/funnel/", "Conversion vs early churn, per channel"),
     ("/attrition/", "Cohort retention"),

@@ -449,6 +449,13 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
                 path = path[1:]
             elif path.startswith("/"):
                 path = path[1:] or ":memory:"
+            if path != ":memory:" and not Path(path).is_file():
+                # SQLite would create an empty file there: a mistyped path would leave
+                # one behind and then read as a database without tables.
+                raise SourceError(
+                    f"{url}: no database file at {Path(path).resolve()}; check the path, "
+                    f"or create the database with `pilotage import DIR --db {url}`"
+                )
             backend = ibis.sqlite.connect(path)
             _flatten_subqueries(backend, dialect="sqlite")
             engine: EngineName = "sqlite"

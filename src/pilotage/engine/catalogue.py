@@ -79,6 +79,9 @@ class Kpi:
     step_keys: tuple[str, ...] = ()
     # What a source lacks for this KPI, said to the user next to the (null) values.
     note: Callable[[Source], str | None] | None = None
+    # The part of the KPI computed in Python and joined to its SQL as a table of the run
+    # (a model fitted with scipy): such a KPI has no SQL that runs on its own.
+    computed_in_python: str | None = None
 
     def label(self, language: Language) -> str:
         return self.label_fr if language == "fr" else self.label_en
@@ -107,6 +110,13 @@ class Kpi:
         self.check_breakdown(by)
         return self.build(ctx, by)
 
+
+PREDICTED_CLV_IN_PYTHON = (
+    "each customer's predicted CLV (Pareto/NBD and Gamma-Gamma fitted with scipy)"
+)
+EXPECTED_WINS_IN_PYTHON = (
+    "each lead's conversion probability at assignment (matched in pandas from the score history)"
+)
 
 CATALOGUE: tuple[Kpi, ...] = (
     # --- Funnel and conversion -----------------------------------------------------
@@ -583,6 +593,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         None,
         "ratio",
         clv_forward.predicted_clv,
+        computed_in_python=PREDICTED_CLV_IN_PYTHON,
     ),
     Kpi(
         "predicted_ltv_to_cac",
@@ -603,6 +614,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         None,
         "ratio",
         clv_forward.predicted_ltv_to_cac,
+        computed_in_python=PREDICTED_CLV_IN_PYTHON,
     ),
     # --- Sales team ---------------------------------------------------------------
     Kpi(
@@ -762,6 +774,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "statistic",
         team_expected.expected_wins,
         note=team_expected.history_note,
+        computed_in_python=EXPECTED_WINS_IN_PYTHON,
     ),
     Kpi(
         "wins_over_expected",
@@ -783,6 +796,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "statistic",
         team_expected.wins_over_expected,
         note=team_expected.history_note,
+        computed_in_python=EXPECTED_WINS_IN_PYTHON,
     ),
 )
 

@@ -587,6 +587,14 @@ def kpi_sql(
 ) -> str:
     """The SQL of one KPI in `dialect` (duckdb, sqlite, postgres, spark/pyspark...)."""
     kpi = get_kpi(name)
+    if kpi.computed_in_python:
+        # Its SQL would name a table that exists only in the process that computed it
+        # (and printing it would first fit the models).
+        raise KpiError(
+            f"{name} has no SQL that runs on its own: {kpi.computed_in_python} is computed "
+            "in Python, then joined to its SQL as a table of the run; its definition: "
+            "pilotage kpi --list"
+        )
     computation = plan(source, grain, start, end, as_of)
     expression = kpi.expression(computation.context, by)
     if dialect in ("spark", "pyspark"):

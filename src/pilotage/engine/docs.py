@@ -78,6 +78,11 @@ def _entry(kpi: Kpi) -> list[str]:
         f"- Unit: {kpi.unit}; {_DIRECTIONS[kpi.higher_is_better]}",
         f"- Breakdowns: {', '.join(kpi.breakdowns) or 'none'}",
         f"- Complete when: {_WINDOWS.get(kpi.window or '', 'P.end')} <= as_of",
+        *(
+            [f"- Computed in Python: {kpi.computed_in_python}, joined to its SQL"]
+            if kpi.computed_in_python
+            else []
+        ),
         "",
         kpi.definition_en,
         "",

@@ -258,7 +258,7 @@ class KpiDetail:
     breakdown: list[BreakdownRow]
     breakdown_error: str | None
     steps: list[KpiRow]
-    sql: str
+    sql: str | None
     dialect: str
     currency: str
 
@@ -302,9 +302,13 @@ def breakdown_rows(
     return rows
 
 
-def sql_of(name: str, grain: Grain, period: Period, by: Dimension | None) -> tuple[str, str]:
+def sql_of(name: str, grain: Grain, period: Period, by: Dimension | None) -> tuple[str | None, str]:
+    """The SQL of the KPI, None for a KPI partly computed in Python (it has none that
+    runs on its own), and the dialect."""
     source = engine_source()
     dialect = {"sqlite": "sqlite", "postgres": "postgres"}.get(source.engine, "duckdb")
+    if KPIS[name].computed_in_python:
+        return None, dialect
 
     def compute() -> str:
         return kpi_sql(source, name, dialect, grain, period.start, period.start, by)
