@@ -40,6 +40,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from pilotage.contract.schema import TABLE_NAMES
+from pilotage.engine.backends import collector_paused
 from pilotage.home import data_home
 
 if TYPE_CHECKING:
@@ -152,7 +153,8 @@ def run_kept(
         found = _kept_queries.get(key)
         if found is not None:
             return source.fetch_sql(*found)
-    expression = build()
+    with collector_paused:
+        expression = build()
     columns = _fetched_columns(expression)
     if (
         key is None

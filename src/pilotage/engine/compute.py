@@ -31,7 +31,7 @@ import sqlglot
 from pilotage.contract.schema import ColumnType
 from pilotage.contract.schema import table as contract_table
 from pilotage.contract.settings import Settings
-from pilotage.engine.backends import Source
+from pilotage.engine.backends import Source, collector_paused
 from pilotage.engine.batches import RememberedBatches, batch_key
 from pilotage.engine.catalogue import CATALOGUE, Kpi, get_kpi
 from pilotage.engine.context import (
@@ -429,7 +429,8 @@ def execute_kpis(
     key = batch_key(source, chosen, context, by)
     known = _batches.get(key) if key is not None else None
     if known is None:
-        query = balanced_union([_stackable(kpi, context, by) for kpi in chosen])
+        with collector_paused:
+            query = balanced_union([_stackable(kpi, context, by) for kpi in chosen])
         if query.op().find(ops.InMemoryTable):
             # A frame computed in pandas from the data (expected wins, predicted CLV): the
             # query holds data, so it is run as it is and never kept.
