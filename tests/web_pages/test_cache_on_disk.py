@@ -4,7 +4,9 @@ process's memory emptied (`cache.clear(memory_only=True)`); the files stay."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,3 +130,24 @@ def test_a_restarted_server_serves_every_default_page_without_computing(admin_cl
         assert page(url) == first[url], url  # the same figures, no notice of staleness
     assert computations() == before, "a page computed what the last process kept"
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_results_unused_for_a_month_are_deleted_by_the_first_write(on_disk, monkeypatch):
+    from pilotage import home
+
+    monkeypatch.setattr(home, "_pruned", set())  # a new process
+    cache.data_changed()
+    folder = cache._disk_folder()
+    assert folder is not None
+    # Another database's result of 31 days ago, and one of this database of yesterday.
+    old = folder.parent / "another-database" / "kpi-x.pickle"
+    recent = folder / "kpi-y.pickle"
+    for path, days in ((old, home.CACHE_KEPT_DAYS + 1), (recent, 1)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        moment = time.time() - days * 86_400
+        os.utime(path, (moment, moment))
+    cache.cached("figure", ("q1",), counting("first", []))
+    assert not old.exists()
+    assert recent.exists()

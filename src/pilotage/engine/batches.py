@@ -18,11 +18,14 @@ two connections to the same database). On disk (`<PILOTAGE_HOME>/cache/sql`), th
 is a digest of the same inputs written out, and of the code that builds the queries
 (the engine's, the contract's and the attribution's source files, the Ibis and sqlglot
 versions): a change of either is a new key, never the old SQL. A file that cannot be
-written (a read-only folder) only costs the compilation next time.
+written (a read-only folder) only costs the compilation next time. A file neither read
+nor written for `home.CACHE_KEPT_DAYS` is deleted by the first write of a process
+(`home.prune_once`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -41,7 +44,7 @@ import pandas as pd
 
 from pilotage.contract.schema import TABLE_NAMES
 from pilotage.engine.backends import collector_paused
-from pilotage.home import data_home
+from pilotage.home import data_home, prune_once
 
 if TYPE_CHECKING:
     from pilotage.engine.backends import Source
@@ -206,13 +209,16 @@ def _folder() -> Path:
 
 
 def _read(digest: str) -> Entry | None:
+    path = _folder() / f"{digest}.json"
     try:
-        document = json.loads((_folder() / f"{digest}.json").read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
         logger.warning("ignoring the unreadable SQL cache file %s.json", digest, exc_info=True)
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used: kept by `prune_once` for another CACHE_KEPT_DAYS
     return str(document["sql"]), {str(k): str(v) for k, v in document["columns"].items()}
 
 
@@ -221,6 +227,7 @@ def _write(digest: str, entry: Entry) -> None:
     try:
         folder = _folder()
         folder.mkdir(parents=True, exist_ok=True)
+        prune_once(folder)
         # Written whole, then renamed: a reader never sees half a file.
         with tempfile.NamedTemporaryFile(
             "w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8"

@@ -25,7 +25,8 @@ current if it was computed for the same version and nonce (`DataVersion`) less t
 warm recomputes it (`stale_allowed`), as if this process had computed it. So a restarted
 server serves what its predecessor computed, instead of computing every page again (on a
 million contacts, minutes). The files are pickles written by Pilotage itself, like
-Django's file cache; delete the folder to start afresh.
+Django's file cache; delete the folder to start afresh. Files not rewritten for
+`home.CACHE_KEPT_DAYS` are deleted by the first write of a process (`home.prune_once`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from pilotage.home import data_home
+from pilotage.home import data_home, prune_once
 from pilotage.web.dashboard.models import DataVersion, new_nonce
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ def _write_to_disk(item: str, version: int, nonce: str, at: datetime, value: Any
     temporary: str | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        prune_once(folder.parent)  # every database's results
         data = pickle.dumps((version, nonce, at, value), protocol=pickle.HIGHEST_PROTOCOL)
         handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(handle, "wb") as file:
