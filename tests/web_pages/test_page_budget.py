@@ -5,6 +5,9 @@ with an event (never a sleep) so that "still computing" is certain, not a race."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -124,3 +127,33 @@ def test_another_user_never_gets_a_page_rendered_for_someone_else(
     release.set()
     wait_for_computations()
     assert "second-boss" in other.get("/funnel/").content.decode()
+
+
+def test_the_process_ends_while_a_page_computes(tmp_path):
+    """Stopping the server does not wait for a page still computing (a minute on a
+    million contacts): the page workers are daemon threads. The page here never ends."""
+    code = "\n".join(
+        [
+            "import threading, django",
+            "django.setup()",
+            "from pilotage.web.dashboard import budget",
+            "started = threading.Event()",
+            "def never_ends():",
+            "    started.set()",
+            "    threading.Event().wait()",
+            "budget._workers.submit(never_ends)",
+            "assert started.wait(60)",
+            "print('leaving')",
+        ]
+    )
+    env = {
+        **os.environ,
+        "PILOTAGE_HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "pilotage.web.settings",
+    }
+    # The bound is a failure's, not a timing: a process waiting for the page never ends.
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=WAIT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "leaving"

@@ -21,10 +21,11 @@ need it: a worker thread would not see their rows).
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,49 @@ RELOAD_SECONDS = 3
 # A finished computation nobody came back for is forgotten after this long.
 FORGET_SECONDS = 600
 
-_executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pilotage-page")
+
+class _PageWorkers:
+    """`WORKERS` daemon threads rendering pages in turn.
+
+    Not a ThreadPoolExecutor: Python joins its threads at exit, so stopping the server
+    (Ctrl-C) while a page computed waited for that computation, up to a minute on a
+    million contacts. A page computation only reads: dropping it at exit loses nothing
+    but its result, which the next process computes again."""
+
+    def __init__(self, workers: int) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[HttpResponse], Callable[[], HttpResponse]]]
+        self._tasks = queue.SimpleQueue()
+        self._workers = workers
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def submit(self, render: Callable[[], HttpResponse]) -> Future[HttpResponse]:
+        self._start()
+        future: Future[HttpResponse] = Future()
+        self._tasks.put((future, render))
+        return future
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+            for index in range(self._workers):
+                name = f"pilotage-page-{index}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            future, render = self._tasks.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(render())
+            except BaseException as error:  # raised to the request that reads the page
+                future.set_exception(error)
+
+
+_workers = _PageWorkers(WORKERS)
 _lock = threading.Lock()
 
 
@@ -71,7 +114,10 @@ def within_budget(view: View) -> View:
         language = translation.get_language()
         key = (request.user.pk, language, request.get_full_path())
         computation, started_here = _join_or_start(
-            key, lambda: _executor.submit(_render, view, language, request, args, kwargs)
+            key,
+            lambda: _workers.submit(
+                functools.partial(_render, view, language, request, args, kwargs)
+            ),
         )
         if computation is None:  # ended since this page was last asked: its figures are cached
             return view(request, *args, **kwargs)
