@@ -48,6 +48,13 @@ def test_table_in_french_and_csv(company, capsys, monkeypatch):
     assert "Chiffre d'affaires" in out
     assert "EUR" in out
     assert "%" in out
+    # Without a breakdown, no column for one (it would stay empty).
+    assert "Ventilation" not in out
+    assert "┃  ┃" not in out
+    assert main(["kpi", "--data", str(company), "--kpi", "revenue", "--by", "channel"]) == 0
+    assert "Ventilation" in capsys.readouterr().out
+    assert main(["kpi", "--data", str(company), "--kpi", "stage_conversion"]) == 0
+    assert "Étape" in capsys.readouterr().out
     assert main(["kpi", "--data", str(company), "--kpi", "orders", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "kpi,period,period_start,period_end,by,value,numerator,denominator,complete"

@@ -255,6 +255,21 @@ def _by_text(row: KpiRow) -> str:
     return " ".join(parts)
 
 
+# The header of the breakdown column, by (a breakdown value shown, a funnel step shown).
+_BY_HEADERS = {
+    (True, False): ("Breakdown", "Ventilation"),
+    (False, True): ("Step", "Étape"),
+    (True, True): ("Breakdown / step", "Ventilation / étape"),
+}
+
+
+def _by_header(result: KpiResult, lang: Language) -> str:
+    keys = {key for row in result.rows for key in (row.by or {})}
+    steps = {"from", "to"}
+    english, french = _BY_HEADERS[(bool(keys - steps), bool(keys & steps))]
+    return french if lang == "fr" else english
+
+
 def print_table(result: KpiResult, lang: Language) -> None:
     """One line per KPI (and breakdown value), one column per period; an incomplete
     period's value is marked with *."""
@@ -266,11 +281,6 @@ def print_table(result: KpiResult, lang: Language) -> None:
             periods.append(row.period)
     title = "Indicateurs" if lang == "fr" else "KPIs"
     as_of = "au" if lang == "fr" else "as of"
-    table = Table(title=f"{title} ({as_of} {result.as_of.isoformat(timespec='minutes')})")
-    table.add_column("KPI", style="bold", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    for period in periods:
-        table.add_column(period, justify="right", no_wrap=True)
     lines: dict[tuple[str, str], dict[str, str]] = {}
     for row in result.rows:
         kpi = get_kpi(row.kpi)
@@ -278,9 +288,17 @@ def print_table(result: KpiResult, lang: Language) -> None:
         if not row.complete:
             shown += "*"
         lines.setdefault((row.kpi, _by_text(row)), {})[row.period] = shown
+    # The breakdown value or funnel step, in a column of its own only when a line has one.
+    with_by = any(by for _, by in lines)
+    table = Table(title=f"{title} ({as_of} {result.as_of.isoformat(timespec='minutes')})")
+    table.add_column("KPI", style="bold", no_wrap=True)
+    if with_by:
+        table.add_column(_by_header(result, lang), no_wrap=True)
+    for period in periods:
+        table.add_column(period, justify="right", no_wrap=True)
     for (name, by), cells in lines.items():
         label = get_kpi(name).label(lang)
-        table.add_row(label, by, *[cells.get(period, "") for period in periods])
+        table.add_row(label, *([by] if with_by else []), *[cells.get(p, "") for p in periods])
     console.print(table)
     note = (
         "* période ou fenêtre pas encore écoulée (valeur provisoire)"
