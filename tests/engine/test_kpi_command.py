@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pty
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -125,3 +130,37 @@ def test_every_kpi_is_the_same_on_every_engine(company, source, engine, by):
                 assert b is None, (key, name, a, b)
             else:
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), (key, name, a, b)
+
+
+def test_on_a_terminal_a_spinner_says_what_runs(company, tmp_path):
+    """Reading a folder of a million contacts takes about 20 s: on a terminal, stderr
+    says what runs meanwhile (off a terminal it stays quiet: the other tests)."""
+    master, terminal = pty.openpty()
+    seen: list[bytes] = []
+
+    def drain() -> None:  # the terminal's buffer must not fill up and stall the command
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the command has ended: the terminal is gone
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    # Wide enough for the folder's path on one line.
+    env = {**os.environ, "PILOTAGE_HOME": str(tmp_path), "COLUMNS": "400"}
+    command = [sys.executable, "-m", "pilotage", "kpi", "--data", str(company), "--kpi", "revenue"]
+    done = subprocess.run(
+        [*command, "--lang", "en"], stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=600
+    )
+    os.close(terminal)
+    reader.join(60)
+    os.close(master)
+    text = b"".join(seen).decode(errors="replace")
+    assert done.returncode == 0
+    assert f"Reading and checking {company}" in text
+    assert "Computing the KPIs" in text
+    assert b"Revenue" in done.stdout

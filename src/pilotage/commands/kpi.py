@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import tempfile
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +90,18 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         return EXIT_OK
     from pilotage.engine.backends import SourceError, open_source
 
+    if args.data is not None:
+        opening = _working(
+            lang,
+            f"Reading and checking {args.data} (every row, against the contract)…",
+            f"Lecture et vérification de {args.data} (chaque ligne, selon le contrat)…",
+        )
+    else:
+        opening = _working(lang, "Opening the database…", "Ouverture de la base…")
     try:
         settings = settings_for(args, args.data)
-        source = open_source(args.data, args.db, settings)
+        with opening:
+            source = open_source(args.data, args.db, settings)
     except SourceError as error:
         print(f"pilotage kpi: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -115,7 +124,8 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
             print(f"pilotage kpi: {error}", file=sys.stderr)
             return EXIT_BAD_USAGE
         try:
-            source = on_spark(source, stack)
+            with _working(lang, "Starting Spark…", "Démarrage de Spark…"):
+                source = on_spark(source, stack)
         except ImportError:
             print(
                 "pilotage kpi: --engine spark needs pyspark: pip install 'pilotage[spark]'",
@@ -139,15 +149,16 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
             )
             print(sql)
             return EXIT_OK
-        result = compute_kpis(
-            source,
-            grain=args.grain,
-            start=args.start,
-            end=args.end,
-            by=args.by,
-            kpis=names,
-            as_of=args.as_of,
-        )
+        with _working(lang, "Computing the KPIs…", "Calcul des indicateurs…"):
+            result = compute_kpis(
+                source,
+                grain=args.grain,
+                start=args.start,
+                end=args.end,
+                by=args.by,
+                kpis=names,
+                as_of=args.as_of,
+            )
     except KpiError as error:
         print(f"pilotage kpi: {error}", file=sys.stderr)
         return EXIT_BAD_USAGE
@@ -165,6 +176,14 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     else:
         print_table(result, lang)
     return EXIT_OK
+
+
+def _working(lang: Language, english: str, french: str) -> AbstractContextManager[Any]:
+    """A spinner on the terminal saying what runs (reading a million-contact folder takes
+    about 20 s); nothing when stderr is not a terminal (a pipe, a log, tests)."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    return Console(stderr=True).status(french if lang == "fr" else english)
 
 
 def on_spark(source: Source, stack: ExitStack) -> Source:
