@@ -142,3 +142,32 @@ def test_spend_without_customers_is_cut_only_without_a_minimum():
 
     assert flag(0) == "cut"
     assert flag(10) == "watch"
+
+
+def test_markov_levers_share_the_touched_customers_by_removal_effect():
+    """The same company under the Markov chain of Q1 2024. Start -> c1 2/6 (a1, a2),
+    -> c2 3/6 (a3, b1, b2), -> c3 1/6 (d1); c1 -> conversion 3/3; c2 -> c1 1/3 (a3),
+    -> conversion 2/3; c3 -> conversion. P(conversion) = 1.
+    Without c1: 3/6 x 2/3 + 1/6 = 1/2, RE 1/2. Without c2: 2/6 + 1/6 = 1/2, RE 1/2.
+    Without c3: 2/6 + 3/6 = 5/6, RE 1/6. Shares c1 3/7, c2 3/7, c3 1/7 of the 6 touched
+    customers (revenue 100 + 100 + 100 + 50 + 50 + 1,000 = 1,400; 5 churn early, a1 does
+    not): c1 and c2 18/7 customers, 600 of revenue, 15/7 churned; c3 6/7, 200, 5/7.
+    By channel the states are web (c1), email (c2) and ads (c3): the same shares; e's
+    direct conversion is 1 customer of its acquisition channel, store (50)."""
+    contacts = {c: "web" for c in ("a1", "a2", "a3", "b1", "b2", "d1")} | {"e": "store"}
+    source = build_source(TOUCHES, ORDERS, SPEND, contacts=contacts, settings=SETTINGS)
+    markov = levers(source, date(2024, 1, 1), date(2024, 3, 31), model="markov")
+    assert markov.model == "markov"
+    assert (markov.spend, markov.new_customers, markov.revenue) == (800.0, 7, 1450.0)
+    campaigns = {lever.key: lever for lever in markov.campaigns}
+    assert set(campaigns) == {"c1", "c2", "c3"}
+    for key, customers, revenue in (("c1", 18 / 7, 600), ("c2", 18 / 7, 600), ("c3", 6 / 7, 200)):
+        assert campaigns[key].new_customers == pytest.approx(customers), key
+        assert campaigns[key].revenue == pytest.approx(revenue), key
+        assert campaigns[key].early_churn_rate == pytest.approx(5 / 6), key
+    assert campaigns["c1"].cac == pytest.approx(100 / (18 / 7))
+    assert campaigns["c3"].flag == "watch"  # 6/7 of a customer < 2
+    channels = {lever.key: lever for lever in markov.channels}
+    assert channels["web"].new_customers == pytest.approx(18 / 7)
+    assert channels["ads"].revenue == pytest.approx(200)
+    assert (channels["store"].new_customers, channels["store"].revenue) == (1.0, 50.0)
