@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+logger = logging.getLogger(__name__)
+
 
 def data_home() -> Path:
     """The user's Pilotage folder (`PILOTAGE_HOME`, else the platform's user data dir)."""
@@ -23,8 +25,6 @@ def data_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     return home
 
-
-logger = logging.getLogger(__name__)
 
 # Files of `<PILOTAGE_HOME>/cache` (kept SQL, results kept across restarts) neither written
 # nor read for this long are deleted (`prune_once`): a query or page nobody has asked for
