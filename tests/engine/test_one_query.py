@@ -10,6 +10,7 @@ every engine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 from datetime import date, datetime, timedelta
@@ -433,3 +434,19 @@ def test_sqlite_reads_row_by_row_steps_in_place_and_keeps_grouped_ones():
         connection.execute(sql).fetchall()
     )
     connection.close()
+
+
+def test_postgresql_runs_the_batches_without_nested_loops_and_only_them(source, engine):
+    """`Source.fetch_sql` on PostgreSQL turns nested loops off for its query only
+    (`SET LOCAL`): blind CTE estimates made PostgreSQL nest loops over 127,000 x 127,000
+    rows. The connection's other queries keep the planner's default."""
+    if engine != "postgres":
+        pytest.skip("a PostgreSQL planner setting")
+    made = source({"contacts": contacts(("c1", "2024-01-05 09:00:00", "web"))})
+    setting = "SELECT current_setting('enable_nestloop') AS value"
+    inside = made.fetch_sql(setting, {"value": "string"})
+    assert inside["value"].tolist() == ["off"]
+    with contextlib.closing(made.backend.raw_sql(setting)) as cursor:
+        assert cursor.fetchall() == [("on",)]
+    # The KPIs still compute through it.
+    assert values(compute(made, "new_leads", grain="month")) == {"2024-01": 1}
