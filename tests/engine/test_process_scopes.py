@@ -8,11 +8,22 @@ import threading
 
 import ibis
 
-from pilotage.engine.backends import _CollectorPaused, _UnfusedSelects
+from pilotage.engine.backends import (
+    _CountedScope,
+    _pause_collector,
+    _refuse_selects,
+    _resume_collector,
+    _unfuse_selects,
+)
+
+
+def collector_scope() -> _CountedScope:
+    """A scope like `backends.collector_paused`, of this test's own."""
+    return _CountedScope(_pause_collector, _resume_collector)
 
 
 def test_the_collector_runs_again_after_the_last_scope_only():
-    paused = _CollectorPaused()
+    paused = collector_scope()
     assert gc.isenabled()
     with paused:
         assert not gc.isenabled()
@@ -24,7 +35,7 @@ def test_the_collector_runs_again_after_the_last_scope_only():
 
 
 def test_a_collector_disabled_by_the_user_stays_disabled():
-    paused = _CollectorPaused()
+    paused = collector_scope()
     gc.disable()
     try:
         with paused:
@@ -35,7 +46,7 @@ def test_a_collector_disabled_by_the_user_stays_disabled():
 
 
 def test_scopes_of_two_threads_are_counted_together():
-    paused = _CollectorPaused()
+    paused = collector_scope()
     inside = threading.Event()
     leave = threading.Event()
 
@@ -57,7 +68,7 @@ def test_scopes_of_two_threads_are_counted_together():
 
 
 def test_unfused_selects_restore_the_users_setting():
-    unfused = _UnfusedSelects()
+    unfused = _CountedScope(_unfuse_selects, _refuse_selects)
     saved = ibis.options.sql.fuse_selects
     try:
         ibis.options.sql.fuse_selects = True

@@ -297,83 +297,74 @@ COMPILED_QUERIES_KEPT = 512
 
 class _CountedScope:
     """A process-wide setting changed while at least one scope is open, in any thread,
-    and restored when the last one closes."""
+    and restored when the last one closes: `change()` returns what `restore` is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, change: Callable[[], bool], restore: Callable[[bool], None]) -> None:
+        self._change = change
+        self._restore = restore
         self._lock = threading.Lock()
         self._depth = 0
-
-    def _change(self) -> None:
-        raise NotImplementedError
-
-    def _restore(self) -> None:
-        raise NotImplementedError
+        self._saved = True
 
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
-                self._change()
+                self._saved = self._change()
             self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._depth -= 1
             if self._depth == 0:
-                self._restore()
+                self._restore(self._saved)
 
 
-class _UnfusedSelects(_CountedScope):
-    """A scope in which Ibis compiles without fusing consecutive projections.
-
-    Fusing (Ibis' `sql.fuse_selects`, on by default) makes SQL easier to read but, on the
-    expression of a whole catalogue run, takes about a third of the compilation (each
-    fusion measures the subtrees it merges). DuckDB's optimizer flattens the subqueries
-    itself and runs the unfused SQL as fast; SQLite's SQL is flattened into CTEs anyway.
-    The option is process-wide in Ibis: the user's setting comes back after the last
-    scope. A query another thread compiles meanwhile may come out unfused, which changes
-    its shape, not its meaning.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._saved = True
-
-    def _change(self) -> None:
-        self._saved = ibis.options.sql.fuse_selects
-        ibis.options.sql.fuse_selects = False
-
-    def _restore(self) -> None:
-        ibis.options.sql.fuse_selects = self._saved
+# Ibis compiles without fusing consecutive projections in this scope.
+#
+# Fusing (Ibis' `sql.fuse_selects`, on by default) makes SQL easier to read but, on the
+# expression of a whole catalogue run, takes about a third of the compilation (each
+# fusion measures the subtrees it merges). DuckDB's optimizer flattens the subqueries
+# itself and runs the unfused SQL as fast; SQLite's SQL is flattened into CTEs anyway. The
+# option is process-wide in Ibis: the user's setting comes back after the last scope. A
+# query another thread compiles meanwhile may come out unfused, which changes its shape,
+# not its meaning.
 
 
-class _CollectorPaused(_CountedScope):
-    """A scope in which Python's cyclic garbage collector does not run: queries are built
-    and compiled in it.
-
-    Building and compiling a batch of KPIs allocates hundreds of thousands of small
-    objects (Ibis nodes, sqlglot trees), and each burst of allocations starts a collection
-    that walks the objects of the process: about 0.1 s of the 0.35 s a 35-KPI batch took
-    to compile on DuckDB, 0.06 s of a dashboard's first batch by campaign on the demo
-    (benchmarks/README.md). Reference counting still frees what is not in a cycle (the
-    arrays of a model fitted while a KPI is built, too); the cycles left are collected by
-    the collector's next run after the last scope closes.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._was_enabled = True
-
-    def _change(self) -> None:
-        self._was_enabled = gc.isenabled()
-        gc.disable()
-
-    def _restore(self) -> None:
-        if self._was_enabled:
-            gc.enable()
+def _unfuse_selects() -> bool:
+    fused: bool = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    return fused
 
 
-_unfused_selects = _UnfusedSelects()
-collector_paused = _CollectorPaused()
+def _refuse_selects(fused: bool) -> None:
+    ibis.options.sql.fuse_selects = fused
+
+
+# Python's cyclic garbage collector does not run in this scope: queries are built and
+# compiled in it.
+#
+# Building and compiling a batch of KPIs allocates hundreds of thousands of small objects
+# (Ibis nodes, sqlglot trees), and each burst of allocations starts a collection that
+# walks the objects of the process: about 0.1 s of the 0.35 s a 35-KPI batch took to
+# compile on DuckDB, 0.06 s of a dashboard's first batch by campaign on the demo
+# (benchmarks/README.md). Reference counting still frees what is not in a cycle (the
+# arrays of a model fitted while a KPI is built, too); the cycles left are collected by
+# the collector's next run after the last scope closes.
+
+
+def _pause_collector() -> bool:
+    enabled = gc.isenabled()
+    gc.disable()
+    return enabled
+
+
+def _resume_collector(enabled: bool) -> None:
+    if enabled:
+        gc.enable()
+
+
+_unfused_selects = _CountedScope(_unfuse_selects, _refuse_selects)
+collector_paused = _CountedScope(_pause_collector, _resume_collector)
 
 
 # Compiled SQL of the process, shared by every backend (`_remember_compiled`): by flavour
