@@ -108,20 +108,22 @@ def build_crm_database(frames: Frames, settings: Settings, url: str) -> None:
     if dialect == "sqlite":
         path = url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as connection:
-            for statement, rows in statements:
-                if rows:
-                    connection.executemany(statement, rows)
-                else:
-                    connection.execute(statement)
+            _execute(connection, statements)
         connection.close()
         return
     import psycopg
 
     with psycopg.connect(url.replace("postgres://", "postgresql://")) as connection:
         with connection.cursor() as cursor:
-            for statement, rows in statements:
-                if rows:
-                    cursor.executemany(statement, rows)
-                else:
-                    cursor.execute(statement)
+            _execute(cursor, statements)
         connection.commit()
+
+
+def _execute(target: Any, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+    """Each statement on `target` (a SQLite connection or a psycopg cursor: both have
+    `execute` and `executemany`), with its rows when it has any."""
+    for statement, rows in statements:
+        if rows:
+            target.executemany(statement, rows)
+        else:
+            target.execute(statement)
