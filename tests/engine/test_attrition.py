@@ -109,6 +109,27 @@ def test_early_churn_rate(source):
     assert later["2024-Q1"].value == pytest.approx(0.4)
 
 
+def test_early_churn_window_keeps_fractions_of_a_second(source):
+    # D = 90 d; the CRM stores microseconds. a's second order is 90 d + 0.8 s after its
+    # conversion: outside (c, c + D], an early churn. b's is 90 d - 0.8 s after: it stayed.
+    # (SQLite once counted whole seconds, which put both exactly at c + D.)
+    src = source(
+        {
+            "contacts": contacts(("a", "2024-01-01", "web"), ("b", "2024-01-01", "web")),
+            "orders": orders(
+                ("a", "2024-02-01 00:00:00.100", 10),
+                ("a", "2024-05-01 00:00:00.900", 10),
+                ("b", "2024-02-01 00:00:00.900", 10),
+                ("b", "2024-05-01 00:00:00.100", 10),
+            ),
+        },
+        D90,
+    )
+    rows = {row.period: row for row in compute(src, "early_churn_rate").rows}
+    # Q1 conversions a, b; a churned early -> 1 / 2.
+    assert (rows["2024-Q1"].numerator, rows["2024-Q1"].denominator) == (1, 2)
+
+
 SUBSCRIPTIONS = {
     "contacts": contacts(*[(name, "2023-11-01", "web") for name in "ABCD"]),
     "subscriptions": frame(

@@ -176,3 +176,28 @@ def test_periods_are_cut_in_the_company_time_zone(source):
         {"contacts": contacts(("offset", "2024-03-31T23:30:00+00:00", "web"))}, Settings()
     )
     assert values(compute(utc_src, "new_leads")) == {"2024-Q1": 1}
+
+
+# Fractions of a second (the CRM stores microseconds): delays are exact on every engine,
+# SQLite included (it once counted whole seconds, so x's delay was exactly W there).
+SUBSECOND = {
+    "contacts": contacts(
+        ("x", "2024-01-01 00:00:00.600", "web"),
+        ("y", "2024-01-01 00:00:00", "web"),
+    ),
+    "orders": orders(
+        ("x", "2024-03-31 00:00:00.400", 10),  # 90 d - 0.2 s: within W = 90 d
+        ("y", "2024-01-01 12:00:00.500", 10),  # 0.5 d + 0.5 s
+    ),
+}
+
+
+def test_delays_keep_their_fractions_of_a_second(source):
+    src = source(SUBSECOND)
+    rows = {row.period: row for row in compute(src, "lead_conversion_rate").rows}
+    # Both delays are < 90 d: 2 / 2.
+    assert (rows["2024-Q1"].numerator, rows["2024-Q1"].denominator) == (2, 2)
+    medians = values(compute(src, "median_days_to_convert"))
+    # x: 90 - 0.2 / 86400 = 89.99999768518518 d; y: 0.5 + 0.5 / 86400 = 0.500005787037037 d;
+    # median of two = their mean = 45.25000173611111 d.
+    assert medians["2024-Q1"] == pytest.approx(45.25000173611111, rel=1e-12)

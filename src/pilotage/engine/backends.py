@@ -25,10 +25,13 @@ from urllib.parse import unquote, urlparse
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 import sqlglot
+from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+from ibis.backends.sql.compilers.sqlite import SQLiteCompiler
 from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
 
 from pilotage.contract.schema import TABLE_NAMES, engine_schema
@@ -187,7 +190,7 @@ class Source:
         return frame
 
     def to_sql(self, expression: ir.Expr) -> str:
-        return str(ibis.to_sql(expression, dialect=self.backend.name))
+        return sql_text(expression, self.backend.name)
 
 
 def _plain_text_columns(table: ir.Table) -> ir.Table:
@@ -489,6 +492,57 @@ def _canonical_instant_literal(node: sqlglot.exp.Expression) -> sqlglot.exp.Expr
     return node
 
 
+# Unix seconds with their fraction, on every engine. Durations (conversion delays, sales
+# cycles) and the day windows W, D and R are exact (kpis.md). DuckDB's `epoch` and
+# PostgreSQL's `extract(epoch)` keep the microseconds, but Ibis compiles Unix seconds to
+# `strftime('%s')` on SQLite and `unix_timestamp` on Spark, whole seconds both: a delay
+# of 90 days less 0.2 s (Django stores microseconds) was 90 days there, outside the
+# window, where DuckDB and PostgreSQL counted it. SQLite's date functions keep
+# milliseconds: `julianday` holds them in a double, and rounding to the millisecond gives
+# them back exactly (its error is under 0.05 ms). Spark keeps microseconds (`unix_micros`).
+_UNIX_EPOCH_JULIAN_DAY = 2_440_587.5
+_MILLISECONDS_PER_DAY = 86_400_000
+
+
+class _ExactEpochSQLiteCompiler(SQLiteCompiler):  # type: ignore[misc]  # Ibis is untyped
+    def visit_ExtractEpochSeconds(self, op: Any, *, arg: Any) -> Any:
+        days = self.f.julianday(arg) - _UNIX_EPOCH_JULIAN_DAY
+        return self.f.round(days * _MILLISECONDS_PER_DAY) / 1_000.0
+
+
+class _ExactEpochSparkCompiler(PySparkCompiler):  # type: ignore[misc]  # Ibis is untyped
+    def visit_ExtractEpochSeconds(self, op: Any, *, arg: Any) -> Any:
+        return self.f.unix_micros(self.cast(arg, dt.timestamp)) / 1_000_000
+
+
+_EXACT_EPOCH_COMPILERS: dict[str, Any] = {
+    "sqlite": _ExactEpochSQLiteCompiler(),
+    "pyspark": _ExactEpochSparkCompiler(),
+}
+
+
+def sql_text(expression: ir.Expr, dialect: str) -> str:
+    """The SQL of `expression` in `dialect`, as our sources compile it (Unix seconds
+    exact on SQLite and Spark)."""
+    compiler = _EXACT_EPOCH_COMPILERS.get(dialect)
+    if compiler is None:
+        return str(ibis.to_sql(expression, dialect=dialect))
+    return str(compiler.to_sqlglot(expression).sql(dialect=compiler.dialect, pretty=True))
+
+
+def exact_spark_epochs(tree: sqlglot.exp.Expr) -> sqlglot.exp.Expr:
+    """`tree` (SQL parsed from DuckDB's) with Unix seconds written as Spark's exact form:
+    sqlglot writes DuckDB's `epoch` as `unix_timestamp`, whole seconds."""
+
+    def exact(node: sqlglot.exp.Expr) -> sqlglot.exp.Expr:
+        if isinstance(node, sqlglot.exp.TimeToUnix):
+            micros = sqlglot.exp.func("unix_micros", node.this)
+            return sqlglot.exp.Div(this=micros, expression=sqlglot.exp.Literal.number(1_000_000))
+        return node
+
+    return tree.transform(exact)
+
+
 def from_database_url(url: str, settings: Settings | None = None) -> Source:
     """The CRM database (tables named as in the contract), queried in place."""
     parsed = urlparse(url)
@@ -509,6 +563,7 @@ def from_database_url(url: str, settings: Settings | None = None) -> Source:
                     f"or create the database with `pilotage import DIR --db {url}`"
                 )
             backend = ibis.sqlite.connect(path)
+            backend.compiler = _EXACT_EPOCH_COMPILERS["sqlite"]
             _flatten_subqueries(backend, dialect="sqlite")
             engine: EngineName = "sqlite"
         elif scheme in ("postgres", "postgresql"):
@@ -614,6 +669,7 @@ def from_spark(
     for name, qualified in names.items():
         session.table(qualified).createOrReplaceTempView(name)
     backend = ibis.pyspark.connect(session)
+    backend.compiler = _EXACT_EPOCH_COMPILERS["pyspark"]
     _register_memtables_before_caching(backend)
     listed = set(backend.list_tables())
     for name in TABLE_NAMES:

@@ -31,7 +31,7 @@ import sqlglot
 from pilotage.contract.schema import ColumnType
 from pilotage.contract.schema import table as contract_table
 from pilotage.contract.settings import Settings
-from pilotage.engine.backends import Source, collector_paused
+from pilotage.engine.backends import Source, collector_paused, exact_spark_epochs, sql_text
 from pilotage.engine.batches import RememberedBatches, batch_key
 from pilotage.engine.catalogue import CATALOGUE, Kpi, get_kpi
 from pilotage.engine.context import (
@@ -603,5 +603,8 @@ def kpi_sql(
         # SQL should not start one: the DuckDB SQL is translated by sqlglot (the library
         # Ibis compiles with) into Spark SQL.
         duckdb_sql = str(ibis.to_sql(expression, dialect="duckdb"))
-        return ";\n".join(sqlglot.transpile(duckdb_sql, read="duckdb", write="spark", pretty=True))
-    return str(ibis.to_sql(expression, dialect=dialect))
+        trees = sqlglot.parse(duckdb_sql, read="duckdb")
+        return ";\n".join(
+            exact_spark_epochs(tree).sql(dialect="spark", pretty=True) for tree in trees if tree
+        )
+    return sql_text(expression, dialect)
