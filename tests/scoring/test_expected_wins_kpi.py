@@ -24,11 +24,13 @@ from pilotage.web.scoring.models import ContactScore
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # January 2024 (UTC, W = 90 days). r1 was given a1 and a2, r2 b1 and b2; a1 and b1 buy.
+# u1 was given to nobody.
 FOLDER = {
     "reps": "rep_id,name\nr1,Ann\nr2,Bob\n",
     "contacts": "contact_id,created_at,channel,owner_id\n"
     "a1,2024-01-05T09:00:00,web,r1\na2,2024-01-10T09:00:00,web,r1\n"
-    "b1,2024-01-12T09:00:00,store,r2\nb2,2024-01-15T09:00:00,store,r2\n",
+    "b1,2024-01-12T09:00:00,store,r2\nb2,2024-01-15T09:00:00,store,r2\n"
+    "u1,2024-01-16T09:00:00,web,\n",
     "orders": "order_id,contact_id,ordered_at,amount,status\n"
     "o1,a1,2024-01-20T10:00:00,100.00,paid\no2,b1,2024-01-15T10:00:00,80.00,paid\n",
 }
@@ -75,6 +77,7 @@ def test_expected_wins_on_the_crm_database(write_folder):
     store("a2", timedelta(hours=2), 0.3, latest=True)
     store("b1", timedelta(hours=1), 0.2, latest=True)
     store("b2", timedelta(days=3), 0.9, latest=True)  # too late: b2 counts as unscored
+    store("u1", timedelta(hours=1), 0.9, latest=True)  # scored, but no rep was given it
     source = from_database_url(crm_database_url(), Settings())
     try:
         # as_of after January's end + W (90 days): the values are final.
@@ -90,7 +93,7 @@ def test_expected_wins_on_the_crm_database(write_folder):
     assert company.notes == ()
     # r1: a1 0.6 + a2 0.3 = 0.9 expected, 1 win (a1, 15 days < W) -> +0.1.
     # r2: b1 0.2 expected (b2 unscored, left out of both sides), 1 win (b1) -> +0.8.
-    # Company: 1.1 expected, 2 wins -> +0.9.
+    # Company: 1.1 expected, 2 wins -> +0.9 (u1, given to no rep, is no one's: not 2.0).
     found = values(company)
     assert found[("expected_wins", None)][0] == pytest.approx(1.1)
     assert found[("wins_over_expected", None)][0] == pytest.approx(0.9)
@@ -100,6 +103,7 @@ def test_expected_wins_on_the_crm_database(write_folder):
     assert by_rep[("wins_over_expected", "r1")][0] == pytest.approx(0.1)
     assert by_rep[("expected_wins", "r2")][0] == pytest.approx(0.2)
     assert by_rep[("wins_over_expected", "r2")][0] == pytest.approx(0.8)
+    assert ("expected_wins", None) not in by_rep  # no "no rep" line among the reps
     # complete iff P.end + W <= as_of: not at the last order (2024-01-20).
     assert values(early)[("expected_wins", None)] == (pytest.approx(1.1), False)
 

@@ -760,13 +760,14 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Gains attendus",
         "What the leads a rep was given in the period were worth: the sum of their "
         "conversion probabilities at assignment (the first score stored within a day of "
-        "their creation). Leads never scored are left out; null when none was scored, or "
-        "when the source keeps no score history (a contract folder).",
+        "their creation). Leads never scored, or given to no rep, are left out; null when "
+        "none was scored, or when the source keeps no score history (a contract folder).",
         "Ce que valaient les prospects attribués dans la période : la somme de leurs "
         "probabilités de conversion à l'attribution (premier score enregistré dans le jour "
-        "suivant leur création). Les prospects jamais notés sont exclus ; nul si aucun ne "
-        "l'a été, ou si la source ne garde pas d'historique des scores (un dossier).",
-        "sum(p at assignment of the scored contacts created in P)",
+        "suivant leur création). Les prospects jamais notés, ou confiés à aucun commercial, "
+        "sont exclus ; nul si aucun ne l'a été, ou si la source ne garde pas d'historique "
+        "des scores (un dossier).",
+        "sum(p at assignment of the scored contacts created in P with owner_id set)",
         "count",
         None,
         REPS,
@@ -781,14 +782,15 @@ CATALOGUE: tuple[Kpi, ...] = (
         "team",
         "Wins over expected",
         "Gains au-delà des attentes",
-        "Scored leads of the period converted within the window W, minus expected wins: "
-        "positive when a rep did better than the quality of its leads predicted. Final "
-        "once P.end + W has passed; null when no lead was scored.",
-        "Prospects notés de la période convertis dans la fenêtre W, moins les gains "
-        "attendus : positif quand le commercial a fait mieux que ce que la qualité de ses "
-        "prospects laissait prévoir. Définitif une fois P.fin + W passé ; nul si aucun "
-        "prospect n'a été noté.",
-        "count(scored, created in P, max(0, converted_at - created_at) < W) - expected_wins(P)",
+        "Scored leads of the period (given to a rep) converted within the window W, minus "
+        "expected wins: positive when a rep did better than the quality of its leads "
+        "predicted. Final once P.end + W has passed; null when no lead was scored.",
+        "Prospects notés de la période (confiés à un commercial) convertis dans la fenêtre "
+        "W, moins les gains attendus : positif quand le commercial a fait mieux que ce que "
+        "la qualité de ses prospects laissait prévoir. Définitif une fois P.fin + W passé ; "
+        "nul si aucun prospect n'a été noté.",
+        "count(scored, created in P, owner_id set, max(0, converted_at - created_at) < W) "
+        "- expected_wins(P)",
         "count",
         True,
         REPS,

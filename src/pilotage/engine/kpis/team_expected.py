@@ -6,8 +6,9 @@ at assignment, read from the CRM's `contact_scores` table): one pandas computati
 run, shared by both KPIs, handed to the engine as a small table (periods x owners) that
 the KPI expressions aggregate. Company-wide (no breakdown) or `--by owner`.
 
-- expected_wins = sum of the scored leads' probabilities at assignment; null when none of
-  the period's leads was scored (nothing to expect from), or the period has no lead.
+- expected_wins = sum of the scored leads' probabilities at assignment (leads with a rep
+  in charge, `owner_id`); null when none of the period's leads was scored (nothing to
+  expect from), or the period has no lead.
 - wins_over_expected = wins among those scored leads - expected_wins; null when none was
   scored.
 
@@ -102,6 +103,10 @@ def _totals(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     if by is not None and by != "owner":
         raise KpiError(f"expected wins break down by owner (rep), not by {by}")
     per_owner = _per_owner(ctx)
+    # Leads given to a rep only (kpis.md: "probabilities at assignment"), as
+    # leads_assigned and rep_lead_conversion_rate count them: a lead nobody was given is
+    # no rep's, nor the team's.
+    per_owner = per_owner.filter(per_owner.owner_id.notnull())
     if by is not None:
         per_owner = per_owner.mutate(**{BY_VALUE: per_owner.owner_id})
     return per_owner.group_by(keys(by)).aggregate(
