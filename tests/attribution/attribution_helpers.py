@@ -17,7 +17,8 @@ from pilotage.engine.backends import Source, from_frames
 CAMPAIGNS = {"c1": "web", "c2": "email", "c3": "ads", "c4": "web"}
 
 Touch = tuple[str, str, str, str]  # interaction_id, contact_id, occurred_at, campaign_id
-Order = tuple[str, str, float]  # contact_id, ordered_at, amount
+# contact_id, ordered_at, amount[, margin]
+Order = tuple[str, str, float] | tuple[str, str, float, float | None]
 Spend = tuple[str, str, str | None, float]  # spent_on, channel, campaign_id, amount
 
 
@@ -69,6 +70,7 @@ def build_source(
             "ordered_at": [o[1] for o in orders],
             "amount": [o[2] for o in orders],
             "status": ["paid"] * len(orders),
+            "margin": [o[3] if len(o) > 3 else None for o in orders],
         }
     )
     spend = list(spend)

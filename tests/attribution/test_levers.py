@@ -115,6 +115,7 @@ def test_watch_when_cheap_but_less_profitable_than_overall():
         spend=100.0,
         new_customers=20.0,
         revenue=150.0,
+        margin=150.0,  # gross_margin 1.0 by default
         churned=5.0,
         blended_cac=10.0,
         overall_roi=0.8,
@@ -134,6 +135,7 @@ def test_spend_without_customers_is_cut_only_without_a_minimum():
             spend=100.0,
             new_customers=0.0,
             revenue=0.0,
+            margin=0.0,
             churned=0.0,
             blended_cac=10.0,
             overall_roi=0.8,

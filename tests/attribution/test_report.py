@@ -13,6 +13,7 @@ from pilotage.attribution import MODELS, attribute, credits, levers
 from pilotage.contract.settings import Settings
 from pilotage.engine import batches
 from pilotage.engine.backends import Source
+from pilotage.engine.compute import compute_kpis
 
 # Q1 2024: a (c1 > c2, converts 02-10, orders 100 then 50 on 03-01), b (direct, 30),
 #          p (c3 > null).
@@ -115,6 +116,29 @@ def test_margin_and_complete_flag(source):
     assert rows[("2024-Q2", "c2")].complete is False
     # periods run to the one containing as_of (Q3), which has no conversion and no spend
     assert {r.period for r in result.rows} == {"2024-Q1", "2024-Q2"}
+
+
+def test_roi_counts_each_orders_own_margin_on_every_surface():
+    # data-contract.md: an order's margin, when given, replaces amount x gross_margin.
+    # a (touched by c1 only) buys 100 with a margin of 10, then 50 without one (x 0.5 = 25):
+    # attributed margin 35, spend 50 -> ROI (35 - 50) / 50 = -0.3 (amount x m would say
+    # (150 x 0.5 - 50) / 50 = +0.5); ROAS 150 / 50 = 3.
+    source = build_source(
+        [("i1", "a", "2024-01-20 00:00:00", "c1")],
+        [("a", "2024-02-10 00:00:00", 100.0, 10.0), ("a", "2024-03-01 00:00:00", 50.0)],
+        [("2024-01-15", "web", "c1", 50.0)],
+        settings=Settings(gross_margin=0.5),
+    )
+    report = {(r.period, r.key): r for r in attribute(source, "linear", "campaign").rows}
+    assert report[("2024-Q1", "c1")].roas == pytest.approx(3.0)
+    assert report[("2024-Q1", "c1")].roi == pytest.approx(-0.3)
+    kpis = compute_kpis(source, kpis=["roi"], by="campaign", start="2024-01-01", end="2024-03-31")
+    assert [(row.by, row.value) for row in kpis.rows] == [
+        ({"campaign_id": "c1"}, pytest.approx(-0.3))
+    ]
+    result = levers(source, start=date(2024, 1, 1), end=date(2024, 3, 31), model="linear")
+    assert result.overall_roi == pytest.approx(-0.3)
+    assert [(lever.key, lever.roi) for lever in result.campaigns] == [("c1", pytest.approx(-0.3))]
 
 
 def test_from_to_and_json_shape(source):

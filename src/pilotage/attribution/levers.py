@@ -155,8 +155,8 @@ def early_churn(source: Source, as_of: datetime | None) -> ir.Table:
 def _lever_numbers(
     source: Source, model: str, by: By, period: Period, as_of: datetime | None
 ) -> pd.DataFrame:
-    """key, spend, new_customers, revenue, churned (credit-weighted) per channel or
-    campaign."""
+    """key, spend, new_customers, revenue, margin, churned (credit-weighted) per channel
+    or campaign."""
     key = key_column(by)
     if model == "markov":
         attributed = _markov_numbers(source, by, period, as_of)
@@ -176,15 +176,16 @@ def _lever_numbers(
     )
     merged: pd.DataFrame = attributed.merge(spend, on=key, how="outer")
     merged = merged.rename(columns={key: "key"})
-    for column in ("new_customers", "revenue", "churned", "spend"):
+    for column in ("new_customers", "revenue", "margin", "churned", "spend"):
         merged[column] = merged[column].astype("float64").fillna(0.0)
     return merged
 
 
 def _facts(source: Source, as_of: datetime | None) -> ir.Table:
-    """Per customer: contact_id, revenue (in the revenue window), churned (0 or 1)."""
+    """Per customer: contact_id, revenue and margin (in the revenue window), churned (0 or
+    1)."""
     facts = customer_revenue(source, as_of).inner_join(early_churn(source, as_of), "contact_id")
-    return facts.select("contact_id", "revenue", "churned")
+    return facts.select("contact_id", "revenue", "margin", "churned")
 
 
 def _credited_numbers(credited: ir.Table, facts: ir.Table, key: str) -> ir.Table:
@@ -192,6 +193,7 @@ def _credited_numbers(credited: ir.Table, facts: ir.Table, key: str) -> ir.Table
     return joined.group_by(key).aggregate(
         new_customers=joined.credit.sum(),
         revenue=(joined.credit * joined.revenue).sum(),
+        margin=(joined.credit * joined.margin).sum(),
         churned=(joined.credit * joined.churned).sum(),
     )
 
@@ -218,7 +220,10 @@ def _markov_numbers(source: Source, by: By, period: Period, as_of: datetime | No
         )
         joined = touched.inner_join(_facts(source, as_of), "contact_id")
         return joined.aggregate(
-            customers=joined.count(), revenue=joined.revenue.sum(), churned=joined.churned.sum()
+            customers=joined.count(),
+            revenue=joined.revenue.sum(),
+            margin=joined.margin.sum(),
+            churned=joined.churned.sum(),
         )
 
     def direct_numbers() -> ir.Table:
@@ -228,7 +233,7 @@ def _markov_numbers(source: Source, by: By, period: Period, as_of: datetime | No
     totals = run_kept(source, "markov touched totals", parts, touched_totals).iloc[0]
     direct = run_kept(source, "direct lever numbers", parts, direct_numbers)
     shares = markov_shares(source, by, [period], as_of)
-    touched = pd.DataFrame(columns=[key, "new_customers", "revenue", "churned"])
+    touched = pd.DataFrame(columns=[key, "new_customers", "revenue", "margin", "churned"])
     if totals["customers"] > 0 and not shares.empty:
         share = shares["share"].to_numpy(dtype="float64")
         touched = pd.DataFrame(
@@ -236,6 +241,7 @@ def _markov_numbers(source: Source, by: By, period: Period, as_of: datetime | No
                 key: shares[key].astype(object).to_numpy(),
                 "new_customers": share * float(totals["customers"]),
                 "revenue": share * float(totals["revenue"]),
+                "margin": share * float(totals["margin"]),
                 "churned": share * float(totals["churned"]),
             }
         )
@@ -274,17 +280,20 @@ def levers(
             (revenue.converted_at >= ibis.literal(period.start_utc))
             & (revenue.converted_at < ibis.literal(period.end_utc))
         )
-        return new.aggregate(customers=new.count(), revenue=new.revenue.sum())
+        return new.aggregate(
+            customers=new.count(), revenue=new.revenue.sum(), margin=new.margin.sum()
+        )
 
     totals = run_kept(
         source, "new customers of the period", query_parts(None, [period], cut), new_customers_query
     )
     new_customers = int(totals["customers"].iloc[0])
     total_revenue = float(totals["revenue"].fillna(0.0).iloc[0])
+    total_margin = float(totals["margin"].fillna(0.0).iloc[0])
     channel_numbers = _lever_numbers(source, chosen, "channel", period, cut)
     total_spend = float(channel_numbers["spend"].sum())
     blended_cac = ratio(total_spend, new_customers)
-    overall_roi = return_on_investment(total_revenue, total_spend, settings.gross_margin)
+    overall_roi = return_on_investment(total_margin, total_spend)
     campaign_numbers = _lever_numbers(source, chosen, "campaign", period, cut)
     campaign_numbers = campaign_numbers[campaign_numbers["key"] != DIRECT]
     campaigns = run_kept(
@@ -308,6 +317,7 @@ def levers(
                     spend=float(record["spend"]),
                     new_customers=float(record["new_customers"]),
                     revenue=float(record["revenue"]),
+                    margin=float(record["margin"]),
                     churned=float(record["churned"]),
                     blended_cac=blended_cac,
                     overall_roi=overall_roi,
@@ -345,6 +355,7 @@ def flag_lever(
     spend: float,
     new_customers: float,
     revenue: float,
+    margin: float,
     churned: float,
     blended_cac: float | None,
     overall_roi: float | None,
@@ -355,10 +366,11 @@ def flag_lever(
     scale: CAC below the blended CAC and ROI above the overall ROI; cut: ROI negative and
     CAC above the blended CAC; both need at least `min_customers` attributed customers.
     A spend that brought no customer at all has no CAC (null); for the cut rule it counts
-    as above any blended CAC (it only matters when min_customers is 0).
+    as above any blended CAC (it only matters when min_customers is 0). `margin` is the
+    gross margin of the attributed orders (ROI's A x m: `return_on_investment`).
     """
     cac = ratio(spend, new_customers)
-    roi = return_on_investment(revenue, spend, settings.gross_margin)
+    roi = return_on_investment(margin, spend)
     cac_vs_blended = ratio(cac, blended_cac)
     enough = new_customers >= settings.min_customers
     cac_above = (cac is None and spend > 0) or (

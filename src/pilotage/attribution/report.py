@@ -38,6 +38,7 @@ from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
 from pilotage.engine.batches import run_kept
 from pilotage.engine.conversions import paid_orders
+from pilotage.engine.kpis.acquisition import order_margin
 from pilotage.engine.periods import Grain, Period, periods_table
 
 
@@ -151,15 +152,19 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def return_on_investment(revenue: float, spend: float | None, margin: float) -> float | None:
+def return_on_investment(margin: float, spend: float | None) -> float | None:
+    """(A x m - spend) / spend, where A x m is the gross margin of the attributed orders:
+    each order's `margin`, else its amount x the gross_margin setting (data-contract.md),
+    as the KPI engine's ROI counts it (`customer_revenue`)."""
     if spend is None or spend == 0:
         return None
-    return (revenue * margin - spend) / spend
+    return (margin - spend) / spend
 
 
 def customer_revenue(source: Source, as_of: datetime | None = None) -> ir.Table:
     """Per customer: contact_id, converted_at, revenue = its paid-order amounts in
-    [converted_at, converted_at + R) (0 when none), orders after `as_of` unknown."""
+    [converted_at, converted_at + R) and margin = those orders' gross margin (0 when
+    none), orders after `as_of` unknown."""
     window = source.settings.revenue_window_days
     buyers = customers(source, as_of).select("contact_id", "converted_at")
     orders = paid_orders(source)
@@ -174,9 +179,12 @@ def customer_revenue(source: Source, as_of: datetime | None = None) -> ir.Table:
         ],
     )
     per_customer = joined.group_by(buyers.contact_id, buyers.converted_at).aggregate(
-        revenue=joined.amount.sum()
+        revenue=joined.amount.sum(),
+        margin=order_margin(joined, source.settings.gross_margin).sum(),
     )
-    return per_customer.mutate(revenue=per_customer.revenue.fill_null(0.0))
+    return per_customer.mutate(
+        revenue=per_customer.revenue.fill_null(0.0), margin=per_customer.margin.fill_null(0.0)
+    )
 
 
 def spend_by_period(source: Source, by: By, periods: Sequence[Period]) -> ir.Table:
@@ -201,20 +209,23 @@ def _rule_aggregates(
     periods: list[Period],
     as_of: datetime | None,
 ) -> pd.DataFrame:
-    """model, period, key, conversions, revenue of the touched conversions, all the
-    rule-based models in one pass over the paths."""
+    """model, period, key, conversions, revenue and margin of the touched conversions,
+    all the rule-based models in one pass over the paths."""
     key = key_column(by)
 
     def query() -> ir.Table:
         revenue = customer_revenue(source, as_of)
         paths = bucketed(converted_paths(source, as_of), "converted_at", periods)
         scored = with_rule_credits(paths, tuple(models), source.settings.time_decay_half_life_days)
-        with_revenue = scored.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
+        with_revenue = scored.inner_join(
+            revenue.select("contact_id", "revenue", "margin"), "contact_id"
+        )
         sums: dict[str, ir.Scalar] = {}
         for model in models:
             credit = with_revenue[f"credit_{model}"]
             sums[f"conversions_{model}"] = credit.sum()
             sums[f"revenue_{model}"] = (credit * with_revenue.revenue).sum()
+            sums[f"margin_{model}"] = (credit * with_revenue.margin).sum()
         return with_revenue.group_by("period", key).aggregate(**sums)
 
     parts = {**query_parts(by, periods, as_of), "models": list(models)}
@@ -227,6 +238,7 @@ def _rule_aggregates(
                 "key": wide[key],
                 "conversions": wide[f"conversions_{model}"].astype("float64"),
                 "revenue": wide[f"revenue_{model}"].astype("float64"),
+                "margin": wide[f"margin_{model}"].astype("float64"),
             }
         )
         for model in models
@@ -238,7 +250,7 @@ def _markov_aggregates(
     source: Source, by: By, periods: list[Period], as_of: datetime | None
 ) -> pd.DataFrame:
     """The chain's credit of each state (conversions x share) and the same share of the
-    revenue of the period's touched conversions (the per-conversion mapping of
+    revenue and margin of the period's touched conversions (the per-conversion mapping of
     `credits.markov_credits`, summed)."""
     key = key_column(by)
     shares = markov_shares(source, by, periods, as_of)
@@ -250,7 +262,9 @@ def _markov_aggregates(
             revenue.semi_join(touched, "contact_id"), "converted_at", periods
         )
         return touched_revenue.group_by("period").aggregate(
-            touched=touched_revenue.count(), revenue=touched_revenue.revenue.sum()
+            touched=touched_revenue.count(),
+            revenue=touched_revenue.revenue.sum(),
+            margin=touched_revenue.margin.sum(),
         )
 
     per_period = run_kept(
@@ -264,6 +278,7 @@ def _markov_aggregates(
             "key": merged[key],
             "conversions": (merged["share"] * merged["touched"]).astype("float64"),
             "revenue": (merged["share"] * merged["revenue"]).astype("float64"),
+            "margin": (merged["share"] * merged["margin"]).astype("float64"),
         }
     )
 
@@ -276,9 +291,11 @@ def _direct_aggregates(
     def query() -> ir.Table:
         revenue = customer_revenue(source, as_of)
         direct = direct_credits(source, by, as_of, periods)
-        joined = direct.inner_join(revenue.select("contact_id", "revenue"), "contact_id")
+        joined = direct.inner_join(revenue.select("contact_id", "revenue", "margin"), "contact_id")
         return joined.group_by("period", key).aggregate(
-            conversions=joined.credit.sum(), revenue=joined.revenue.sum()
+            conversions=joined.credit.sum(),
+            revenue=joined.revenue.sum(),
+            margin=joined.margin.sum(),
         )
 
     frame = run_kept(source, "direct conversions", query_parts(by, periods, as_of), query)
@@ -288,6 +305,7 @@ def _direct_aggregates(
             "key": frame[key],
             "conversions": frame["conversions"].astype("float64"),
             "revenue": frame["revenue"].astype("float64"),
+            "margin": frame["margin"].astype("float64"),
         }
     )
 
@@ -300,6 +318,7 @@ def _empty_aggregates() -> pd.DataFrame:
             "key": pd.Series([], dtype="object"),
             "conversions": pd.Series([], dtype="float64"),
             "revenue": pd.Series([], dtype="float64"),
+            "margin": pd.Series([], dtype="float64"),
         }
     )
 
@@ -311,7 +330,7 @@ def attributed_aggregates(
     periods: list[Period],
     as_of: datetime | None,
 ) -> pd.DataFrame:
-    """model, period, key, conversions (sum of credits), revenue (attributed revenue),
+    """model, period, key, conversions (sum of credits), revenue and margin (attributed),
     spend (None for `(direct)`, 0 where the key spent nothing): every key with a credit
     or a spend in a period, for every model."""
     if not periods:
@@ -330,7 +349,7 @@ def attributed_aggregates(
     # by channel, a direct conversion counts for the contact's acquisition channel,
     # which may also hold touched conversions: one row per key
     attributed = attributed.groupby(["model", "period", "key"], as_index=False, sort=False)[
-        ["conversions", "revenue"]
+        ["conversions", "revenue", "margin"]
     ].sum()
     key = key_column(by)
     spend = run_kept(
@@ -350,6 +369,7 @@ def attributed_aggregates(
     )
     merged["conversions"] = merged["conversions"].fillna(0.0)
     merged["revenue"] = merged["revenue"].fillna(0.0)
+    merged["margin"] = merged["margin"].fillna(0.0)
     merged["spend"] = merged["spend"].astype("float64").fillna(0.0)
     # a touchpoint left at 0 by first/last touch or position-based is no credit
     merged = merged[(merged["conversions"] != 0) | (merged["spend"] != 0)]
@@ -405,7 +425,7 @@ def attribute(
                 spend=spend,
                 cac=ratio(spend, conversions),
                 roas=ratio(revenue, spend),
-                roi=return_on_investment(revenue, spend, settings.gross_margin),
+                roi=return_on_investment(float(record["margin"]), spend),
                 complete=period.end_utc + revenue_window <= as_of,
             )
         )

@@ -135,7 +135,8 @@ def print_table(result: AttributionResult) -> None:
     print(
         f"Attribution by {result.by}, model {result.model}, grain {result.grain}, as of {as_of}"
         f" (lookback {settings.attribution_lookback_days} d, revenue window "
-        f"{settings.revenue_window_days} d, margin {settings.gross_margin:g})"
+        f"{settings.revenue_window_days} d, gross margin {settings.gross_margin:g} "
+        "where an order has none)"
     )
     if not result.rows:
         print("No conversion and no spend in the period.")
