@@ -597,8 +597,8 @@ def _last_day(folder: Path) -> date:
 def dashboard(url: str | None) -> int:
     """8 KPIs, the data's last quarter, by each breakdown, on a CRM database (best of 5)."""
     from pilotage.engine.backends import from_database_url
-    from pilotage.engine.compute import data_span
     from pilotage.engine.periods import local_date, period_containing
+    from pilotage.engine.span import data_span
     from pilotage.home import database_url
 
     url = url or database_url()

@@ -141,6 +141,24 @@ def test_roi_counts_each_orders_own_margin_on_every_surface():
     assert [(lever.key, lever.roi) for lever in result.campaigns] == [("c1", pytest.approx(-0.3))]
 
 
+def test_the_default_as_of_is_the_kpi_engines_spend_days_included():
+    # The latest data is a day of spend, 2024-04-05 (UTC): as of its midnight, as the
+    # KPI engine reads it. Q1 + R (1 day) = 2024-04-02 <= 2024-04-05: Q1's ROAS is final
+    # on every surface (the last order alone, 03-31 10:00, would have said not yet).
+    source = build_source(
+        [("i1", "a", "2024-03-01 00:00:00", "c1")],
+        [("a", "2024-03-31 10:00:00", 100.0)],
+        [("2024-01-15", "web", "c1", 50.0), ("2024-04-05", "web", "c1", 20.0)],
+        settings=Settings(revenue_window_days=1),
+    )
+    report = attribute(source, "linear", "campaign")
+    assert report.as_of == utc(2024, 4, 5)
+    assert next(r for r in report.rows if r.period == "2024-Q1").complete is True
+    kpis = compute_kpis(source, kpis=["roas"], by="campaign", start="2024-01-01", end="2024-03-31")
+    assert [row.complete for row in kpis.rows] == [True]
+    assert levers(source, model="linear").as_of == utc(2024, 4, 5)
+
+
 def test_from_to_and_json_shape(source):
     result = attribute(
         source, "linear", "campaign", "month", start=date(2024, 2, 1), end=date(2024, 2, 29)

@@ -29,6 +29,7 @@ from pilotage.engine import batches as batches_module
 from pilotage.engine import compute as compute_module
 from pilotage.engine import context as context_module
 from pilotage.engine import periods as periods_module
+from pilotage.engine import span as span_module
 from pilotage.engine.backends import Source, _inline_row_steps, from_database_url, from_frames
 from pilotage.engine.batches import RememberedBatches
 from pilotage.engine.catalogue import CATALOGUE
@@ -359,17 +360,17 @@ def test_the_span_on_sqlite_equals_the_extremes_of_every_converted_timestamp(sou
             ],
         )
     other.close()
-    columns = compute_module._span_columns(made)
+    columns = span_module._span_columns(made)
     # The converting path (the other engines'), on the same stored rows.
-    every_row = compute_module._extremes(made, columns)
-    shortcut = [compute_module._sqlite_extremes(made, *column) for column in columns]
+    every_row = span_module._extremes(made, columns)
+    shortcut = [span_module._sqlite_extremes(made, *column) for column in columns]
     for (table, column, _), (low, high), (fast_low, fast_high) in zip(
         columns, every_row, shortcut, strict=True
     ):
         for theirs, mine in ((low, fast_low), (high, fast_high)):
             expected = None if pd.isna(theirs) else pd.Timestamp(theirs)
             assert (None if mine is None else pd.Timestamp(mine)) == expected, (table, column)
-    assert compute_module._data_span(made) == (
+    assert span_module._data_span(made) == (
         datetime(2024, 1, 2, 15, 0),  # noqa: DTZ001 (the span is naive UTC)
         datetime(2024, 3, 31, 9, 30),  # noqa: DTZ001
     )
@@ -391,8 +392,8 @@ def test_the_span_on_sqlite_of_dates_at_the_calendar_s_edges(source, engine, sto
             (stored,),
         )
     other.close()
-    low, high = compute_module._sqlite_extremes(made, "orders", "ordered_at", False)
-    exact = compute_module._SQLITE_INSTANT.format('"ordered_at"')
+    low, high = span_module._sqlite_extremes(made, "orders", "ordered_at", False)
+    exact = span_module._SQLITE_INSTANT.format('"ordered_at"')
     with sqlite3.connect(path) as other:
         expected = other.execute(f"SELECT MIN({exact}), MAX({exact}) FROM orders").fetchone()
     other.close()

@@ -29,6 +29,7 @@ from pilotage.engine.backends import Source
 from pilotage.engine.batches import periods_key
 from pilotage.engine.conversions import conversions
 from pilotage.engine.periods import Period, bucket, to_local
+from pilotage.engine.span import data_span
 
 By = Literal["campaign", "channel"]
 BYS: tuple[By, ...] = ("campaign", "channel")
@@ -194,34 +195,10 @@ WHOLE_DATA = datetime(9999, 12, 31, tzinfo=UTC).replace(tzinfo=None)  # naive UT
 
 
 def latest_timestamp(source: Source) -> datetime | None:
-    """The default `as_of` (kpis.md): the latest timestamp found in the data (naive UTC);
-    None when the data holds no timestamp at all (asked again only once the data has
-    changed, where the engine can tell: `Source.while_unchanged`)."""
-    return source.while_unchanged("latest_timestamp", lambda: _latest_timestamp(source))  # type: ignore[no-any-return]
-
-
-def _latest_timestamp(source: Source) -> datetime | None:
-    candidates: list[ir.Table] = []
-    for table_name, columns in (
-        ("contacts", ("created_at",)),
-        ("interactions", ("occurred_at",)),
-        ("orders", ("ordered_at",)),
-        ("subscriptions", ("started_at", "ended_at")),
-        ("stage_changes", ("changed_at",)),
-        ("deals", ("created_at", "closed_at")),
-    ):
-        if table_name not in source.present_tables:
-            continue
-        table = source.table(table_name)
-        for column in columns:
-            candidates.append(table.aggregate(latest=table[column].max()))
-    if not candidates:
-        return None
-    union = ibis.union(*candidates)
-    value = source.execute(union.aggregate(latest=union.latest.max()))["latest"].iloc[0]
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).to_pydatetime()
+    """The default `as_of` (kpis.md): the latest instant of the data as the KPI engine
+    reads it (`data_span`: spend days included), so that attribution, levers and KPIs
+    count the same data as known; None when the data holds no date at all."""
+    return data_span(source)[1]
 
 
 def local_date(instant_utc: datetime, source: Source) -> date:

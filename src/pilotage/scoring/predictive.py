@@ -44,8 +44,8 @@ from threadpoolctl import threadpool_limits
 
 from pilotage.contract.schema import INTERACTION_TYPES
 from pilotage.engine.backends import Source
-from pilotage.engine.compute import data_span
 from pilotage.engine.conversions import conversions
+from pilotage.engine.span import data_span
 from pilotage.scoring.cut import SourceAsOf
 from pilotage.scoring.features import InteractionSum, fields_expression
 

@@ -20,8 +20,8 @@ import pandas as pd
 
 from pilotage.contract.settings import Settings
 from pilotage.engine.backends import Source
-from pilotage.engine.compute import data_span
 from pilotage.engine.periods import local_date
+from pilotage.engine.span import data_span
 from pilotage.scoring.cut import SourceAsOf
 from pilotage.scoring.expressions import FieldType
 from pilotage.scoring.features import InteractionSum, field_types, fields_of_one

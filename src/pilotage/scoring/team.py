@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from pilotage.engine.backends import Source
-from pilotage.engine.compute import data_span
 from pilotage.engine.conversions import conversions
 from pilotage.engine.periods import Period
+from pilotage.engine.span import data_span
 
 HISTORY_TABLE = "contact_scores"
 NO_OWNER = None

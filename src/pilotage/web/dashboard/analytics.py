@@ -27,7 +27,6 @@ from pilotage.engine.compute import (
     ONE_QUERY_ENGINES,
     KpiRow,
     Plan,
-    data_span,
     execute_kpis,
     result_rows,
 )
@@ -40,6 +39,7 @@ from pilotage.engine.periods import (
     period_containing,
     periods_between,
 )
+from pilotage.engine.span import data_span
 from pilotage.web.dashboard.cache import cached, cached_many
 from pilotage.web.dashboard.models import CompanySetting
 
