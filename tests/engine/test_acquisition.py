@@ -102,7 +102,8 @@ def test_per_campaign_kpis_use_attribution_credits(source):
     assert cac[("2024-Q1", "k1")] == pytest.approx(200)
     assert cac[("2024-Q1", "k2")] == pytest.approx(200)
     assert cac[("2024-Q1", "k3")] is None
-    assert cac[("2024-Q1", "(direct)")] == pytest.approx(0.0)  # spend 0 / c 1
+    # c and d came through no campaign: there is no campaign spend to divide (not 0).
+    assert cac[("2024-Q1", "(direct)")] is None
     roas = values(compute(src, "roas", by="campaign"), "campaign_id")
     # k1: (a 150 x 1 + b 200 x 0.5) / 300; k2: b 200 x 0.5 / 100.
     assert roas[("2024-Q1", "k1")] == pytest.approx(250 / 300)

@@ -83,3 +83,33 @@ def test_ltv_to_cac_and_payback(source):
     )
     # May: spend 120, no new customer -> CAC null -> null.
     assert monthly["2024-05"] is None
+
+
+def test_by_owner_an_order_counts_for_the_rep_who_made_it(source):
+    # kpis.md, "Sales team": --by owner is the rep_id of orders. a and b are r1's contacts;
+    # r2 sold a's first order, r1 its second, nobody b's.
+    sold = orders(("a", "2024-01-10", 100), ("a", "2024-02-10", 50), ("b", "2024-03-10", 30))
+    sold["rep_id"] = ["r2", "r1", None]
+    src = source(
+        {
+            "contacts": contacts(
+                ("a", "2023-12-01", "web", None, "r1"), ("b", "2023-12-01", "web", None, "r1")
+            ),
+            "orders": sold,
+        }
+    )
+    window = {"start": "2024-01-01", "end": "2024-03-31", "by": "owner"}
+    # Q1: r1 50 (1 order), r2 100 (1 order), no rep 30 (1 order); not r1 180.
+    assert values(compute(src, "revenue", **window), "owner_id") == {
+        ("2024-Q1", "r1"): 50,
+        ("2024-Q1", "r2"): 100,
+        ("2024-Q1", None): 30,
+    }
+    assert values(compute(src, "orders", **window), "owner_id") == {
+        ("2024-Q1", "r1"): 1,
+        ("2024-Q1", "r2"): 1,
+        ("2024-Q1", None): 1,
+    }
+    # r2 sold to one customer (a): 100 / 1.
+    arpc = values(compute(src, "revenue_per_customer", **window), "owner_id")
+    assert arpc[("2024-Q1", "r2")] == pytest.approx(100)

@@ -238,10 +238,13 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Coût d'acquisition client (CAC)",
         "Spend divided by new customers. Blended without breakdown; by channel, the "
         "channel's spend over the new customers acquired through it; by campaign, the "
-        "campaign's spend over its attributed new customers (attribution model setting).",
+        "campaign's spend over its attributed new customers (attribution model setting); "
+        "null for (direct), customers no campaign touched, who have no campaign spend.",
         "Dépenses divisées par les nouveaux clients. Global sans ventilation ; par canal, "
         "les dépenses du canal sur ses nouveaux clients ; par campagne, les dépenses de la "
-        "campagne sur ses nouveaux clients attribués (modèle d'attribution des réglages).",
+        "campagne sur ses nouveaux clients attribués (modèle d'attribution des réglages) ; "
+        "nul pour (direct), les clients qu'aucune campagne n'a touchés, sans dépense de "
+        "campagne.",
         "acquisition_spend(P) / new_customers(P)",
         "money",
         False,
@@ -465,8 +468,11 @@ CATALOGUE: tuple[Kpi, ...] = (
         "value",
         "Revenue",
         "Chiffre d'affaires",
-        "Sum of the paid orders of the period (status paid, amount > 0).",
-        "Somme des commandes payées de la période (statut payé, montant > 0).",
+        "Sum of the paid orders of the period (status paid, amount > 0). By channel or "
+        "campaign, the customer's (acquisition); by owner, the order's rep (rep_id).",
+        "Somme des commandes payées de la période (statut payé, montant > 0). Par canal ou "
+        "campagne, ceux du client (acquisition) ; par commercial, celui de la commande "
+        "(rep_id).",
         "sum(amount of paid orders in P)",
         "money",
         True,
@@ -480,8 +486,10 @@ CATALOGUE: tuple[Kpi, ...] = (
         "value",
         "Orders",
         "Commandes",
-        "Number of paid orders in the period.",
-        "Nombre de commandes payées dans la période.",
+        "Number of paid orders in the period. By channel or campaign, the customer's "
+        "(acquisition); by owner, the order's rep (rep_id).",
+        "Nombre de commandes payées dans la période. Par canal ou campagne, ceux du client "
+        "(acquisition) ; par commercial, celui de la commande (rep_id).",
         "count(paid orders in P)",
         "count",
         True,

@@ -21,6 +21,7 @@ from pilotage.engine.context import (
     additive,
     finish,
     keys,
+    null_float,
     ratio,
     ratio_result,
     stack,
@@ -96,14 +97,28 @@ def cac_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     )
 
 
-def cac_value(parts: ir.Table) -> ir.FloatingValue:
+def cac_spend(parts: ir.Table, by: Dimension | None) -> ir.FloatingValue:
+    """The spend CAC divides, from a table with a `spend` column (null meaning none): 0
+    where a key spent nothing, but no spend at all for `(direct)` by campaign: the
+    customers no campaign touched have no campaign spend to divide (the attribution
+    report's choice too), where 0 would read as customers that cost nothing."""
+    spend = parts.spend.fill_null(0.0)
+    if by != "campaign":
+        return spend
+    # Imported here: attribution builds on the engine, not the other way round.
+    from pilotage.attribution.paths import DIRECT
+
+    return ibis.ifelse(parts[BY_VALUE] == DIRECT, null_float(), spend)
+
+
+def cac_value(parts: ir.Table, by: Dimension | None) -> ir.FloatingValue:
     """CAC from a table with `spend` and `customers` columns (nulls meaning none)."""
-    return ratio(parts.spend.fill_null(0.0), parts.customers.fill_null(0.0))
+    return ratio(cac_spend(parts, by), parts.customers.fill_null(0.0))
 
 
 def cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = cac_parts(ctx, by)
-    return ratio_result(parts, by, parts.spend.fill_null(0.0), parts.customers.fill_null(0.0))
+    return ratio_result(parts, by, cac_spend(parts, by), parts.customers.fill_null(0.0))
 
 
 def order_margin(orders: ir.Table, gross_margin: float) -> ir.FloatingValue:

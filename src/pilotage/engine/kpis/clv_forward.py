@@ -92,4 +92,4 @@ def predicted_ltv_to_cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
         ["value_sum", "valued", "spend", "customers"],
     )
     mean_value = ratio(parts.value_sum.fill_null(0.0), parts.valued.fill_null(0.0))
-    return ratio_result(parts, by, mean_value, cac_value(parts))
+    return ratio_result(parts, by, mean_value, cac_value(parts, by))

@@ -1,10 +1,12 @@
 """Value KPIs (kpis.md, "Value"): revenue, orders, order value, CLV, payback.
 
-Orders are classified by their customer's acquisition channel, campaign or owner (the
-same customers that churn, CAC and ROI break down by), not by where the purchase
-happened. Where kpis.md multiplies by the gross margin m, the orders' own `margin` is used
-when given, else amount x m (data-contract.md, "orders"): with no margins in the data the
-two are the same.
+By channel and campaign, orders are classified by their customer's acquisition channel
+and campaign (`contacts.channel`, `contacts.campaign_id`: the customers that churn breaks
+down by), not by where the purchase happened. By owner, by the order's rep (`rep_id`):
+kpis.md ("Sales team") reads `--by owner` as the `rep_id` of orders, so a rep's revenue
+is what that rep sold. Where kpis.md multiplies by the gross margin m, the orders' own
+`margin` is used when given, else amount x m (data-contract.md, "orders"): with no
+margins in the data the two are the same.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from pilotage.engine.context import (
+    BY_VALUE,
     Dimension,
     KpiContext,
     as_float,
@@ -34,13 +37,17 @@ from pilotage.engine.kpis.attrition import churn_parts
 
 def _paid_orders_in_periods(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     orders = paid_orders(ctx)
+    by_rep = {BY_VALUE: orders.rep_id} if by == "owner" else {}
     orders = orders.select(
         "contact_id",
         "ordered_at",
         "amount",
         order_margin=order_margin(orders, ctx.settings.gross_margin),
+        **by_rep,
     )
-    return ctx.bucket(ctx.with_contact_dimension(orders, by), "ordered_at")
+    if not by_rep:
+        orders = ctx.with_contact_dimension(orders, by)
+    return ctx.bucket(orders, "ordered_at")
 
 
 def value_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
@@ -127,7 +134,7 @@ def historical_clv(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 def ltv_to_cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = _clv_parts(ctx, by, with_cac=True)
-    return ratio_result(parts, by, _clv(parts), cac_value(parts))
+    return ratio_result(parts, by, _clv(parts), cac_value(parts, by))
 
 
 def cac_payback_months(ctx: KpiContext, by: Dimension | None) -> ir.Table:
@@ -135,4 +142,4 @@ def cac_payback_months(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = _clv_parts(ctx, by, with_cac=True)
     # Months of each period as a literal CASE on its label (a join would nest deeper).
     months = ibis.cases(*[(parts.period == p.label, p.months) for p in ctx.periods])
-    return ratio_result(parts, by, cac_value(parts), _margin_per_customer(parts) / months)
+    return ratio_result(parts, by, cac_value(parts, by), _margin_per_customer(parts) / months)
