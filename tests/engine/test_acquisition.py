@@ -108,3 +108,32 @@ def test_per_campaign_kpis_use_attribution_credits(source):
     # k1: (a 150 x 1 + b 200 x 0.5) / 300; k2: b 200 x 0.5 / 100.
     assert roas[("2024-Q1", "k1")] == pytest.approx(250 / 300)
     assert roas[("2024-Q1", "k2")] == pytest.approx(1.0)
+
+
+def test_revenue_window_edges_refunds_and_local_spend_days(source):
+    # R = 10 days, gross margin 0.5, Europe/Paris (UTC+1 in winter). a converts on
+    # 2024-01-10 00:00 local (09 23:00 UTC) with 100 (own margin 10); inside
+    # [c, c + R): 40 at c + R - 1 s (margin 20 = 40 x 0.5); refunded 500 and a zero-amount
+    # order at c + 1 d (not paid revenue); outside: 70 exactly at c + R.
+    # Spend of 50 on 2024-01-01 local: in 2024-Q1 though 2023-12-31 23:00 UTC.
+    settings = Settings(revenue_window_days=10, gross_margin=0.5, timezone="Europe/Paris")
+    src = source(
+        {
+            "contacts": contacts(("a", "2024-01-05", "web")),
+            "orders": orders(
+                ("a", "2024-01-10 00:00:00", 100, "paid", 10),
+                ("a", "2024-01-11 00:00:00", 500, "refunded"),
+                ("a", "2024-01-11 00:00:00", 0),
+                ("a", "2024-01-19 23:59:59", 40),
+                ("a", "2024-01-20 00:00:00", 70),
+            ),
+            "spend": frame(spent_on=["2024-01-01"], amount=[50], channel=["web"]),
+        },
+        settings,
+    )
+    window = {"start": "2024-01-01", "end": "2024-03-31"}
+    # A = 100 + 40 = 140; ROAS = 140 / 50 = 2.8.
+    assert values(compute(src, "roas", **window)) == {"2024-Q1": pytest.approx(2.8)}
+    # A x m = 10 (a's own margin) + 20 = 30; ROI = (30 - 50) / 50 = -0.4.
+    assert values(compute(src, "roi", **window)) == {"2024-Q1": pytest.approx(-0.4)}
+    assert values(compute(src, "acquisition_spend", **window)) == {"2024-Q1": 50}

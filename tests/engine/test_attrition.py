@@ -165,3 +165,51 @@ def test_gross_mrr_churn_rate(source):
     assert rows["2024-Q2"].value == pytest.approx(90 / 190)
     # Q1: running at 2024-01-01: s2 only, not ended -> 0 / 100.
     assert rows["2024-Q1"].value == pytest.approx(0.0)
+
+
+def test_subscriptions_ending_at_the_period_end_or_replaced_within_it(source):
+    # Q2 2024 = [04-01, 07-01). Active at s iff started_at < s <= ended_at.
+    src = source(
+        {
+            "contacts": contacts(*[(name, "2023-11-01", "web") for name in "ABCD"]),
+            "subscriptions": frame(
+                subscription_id=["s1", "s2", "s3", "s4", "s5"],
+                contact_id=["A", "B", "C", "C", "D"],
+                started_at=["2024-01-01", "2024-01-01", "2024-01-01", "2024-04-15", "2024-04-10"],
+                # s1 ends exactly at Q2.end: A is still active then, and s1 did not end in
+                # Q2. C's s3 ends in Q2 but s4 keeps C active. D subscribes and cancels
+                # within Q2: in no opening base.
+                ended_at=["2024-07-01 00:00:00", "2024-06-30", "2024-05-01", None, "2024-05-10"],
+                mrr=[40, 60, 30, 30, 20],
+            ),
+        }
+    )
+    window = {"start": "2024-04-01", "end": "2024-06-30"}
+    churn = {row.period: row for row in compute(src, "subscription_churn_rate", **window).rows}
+    # S = {A, B, C}; at 07-01: A (s1 ends at 07-01 <= ended_at), C (s4) active; B churned.
+    assert (churn["2024-Q2"].numerator, churn["2024-Q2"].denominator) == (1, 3)
+    mrr = {row.period: row for row in compute(src, "gross_mrr_churn_rate", **window).rows}
+    # Running at 04-01: s1 40, s2 60, s3 30 = 130; ended in [04-01, 07-01): s2, s3 = 90.
+    assert (mrr["2024-Q2"].numerator, mrr["2024-Q2"].denominator) == (90, 130)
+
+
+def test_order_activity_in_a_non_utc_time_zone(source):
+    # Europe/Paris, D = 30 days. Q2 2024 starts at local midnight 04-01 = 03-31 22:00 UTC
+    # (summer time since 03-31); s - D = 03-01 22:00 UTC = 03-01 23:00 local (winter time):
+    # D is 30 x 86,400 s from the instant, not 30 calendar days.
+    settings = Settings(inactivity_days=30, timezone="Europe/Paris")
+    src = source(
+        {
+            "contacts": contacts(*[(name, "2024-01-01", "web") for name in "zywv"]),
+            "orders": orders(
+                ("z", "2024-03-31 23:30", 10),  # 21:30 UTC, before s: active at Q2.start
+                ("y", "2024-04-01 01:00", 10),  # 03-31 23:00 UTC, in Q2 (UTC midnight: not)
+                ("w", "2024-03-01 23:30", 10),  # 22:30 UTC >= s - D: active
+                ("v", "2024-03-01 22:30", 10),  # 21:30 UTC < s - D: lapsed
+            ),
+        },
+        settings,
+    )
+    active = values(compute(src, "active_customers", start="2024-04-01", end="2024-06-30"))
+    # S(Q2) = {z, w}.
+    assert active == {"2024-Q2": 2}

@@ -201,3 +201,20 @@ def test_delays_keep_their_fractions_of_a_second(source):
     # x: 90 - 0.2 / 86400 = 89.99999768518518 d; y: 0.5 + 0.5 / 86400 = 0.500005787037037 d;
     # median of two = their mean = 45.25000173611111 d.
     assert medians["2024-Q1"] == pytest.approx(45.25000173611111, rel=1e-12)
+
+
+def test_the_window_excludes_a_delay_of_exactly_w(source):
+    # W = 90 days = 7,776,000 s; delays are < W. p: exactly 90 d (out); q: 90 d - 1 s (in).
+    src = source(
+        {
+            "contacts": contacts(("p", "2024-01-01", "web"), ("q", "2024-01-01", "web")),
+            "orders": orders(("p", "2024-03-31 00:00:00", 10), ("q", "2024-03-30 23:59:59", 10)),
+        }
+    )
+    final = {"start": "2024-01-01", "end": "2024-03-31", "as_of": "2024-06-30 00:00:00"}
+    rows = compute(src, "lead_conversion_rate", **final).rows
+    assert [(row.numerator, row.denominator) for row in rows] == [(1, 2)]
+    # complete iff P.end + W <= as_of: 2024-04-01 + 90 d = 2024-06-30 00:00, exactly.
+    assert [row.complete for row in rows] == [True]
+    earlier = {**final, "as_of": "2024-06-29 23:59:59"}
+    assert [row.complete for row in compute(src, "lead_conversion_rate", **earlier).rows] == [False]
