@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pilotage.contract.settings import Settings
 from pilotage.contract.validation import Validation, validate_folder
+from pilotage.engine.backends import from_frames
 
 CONTACTS = """\
 contact_id,created_at,channel
@@ -106,6 +108,38 @@ def test_timestamps_are_read_as_utc_instants(write_folder):
         "c5": datetime(2024, 1, 15, 10, 0),  # noqa: DTZ001
         "c6": datetime(2024, 1, 15, 4, 30, 0, 250000),  # noqa: DTZ001
     }
+
+
+# Europe/Paris clocks go back at 03:00 on 2024-10-27 (02:30 happens twice) and forward at
+# 02:00 on 2024-03-31 (02:30 never happens). A repeated time is the second one (standard
+# time, +01:00): 01:30 UTC; a skipped one takes the offset in force before (+01:00):
+# 01:30 UTC. The README says so.
+CLOCK_CHANGES = {
+    "repeated": ("2024-10-27T02:30:00", datetime(2024, 10, 27, 1, 30)),  # noqa: DTZ001
+    "skipped": ("2024-03-31T02:30:00", datetime(2024, 3, 31, 1, 30)),  # noqa: DTZ001
+}
+
+
+def test_local_times_on_a_night_of_clock_change(write_folder):
+    rows = "".join(f"{name},{text},web\n" for name, (text, _) in CLOCK_CHANGES.items())
+    folder = write_folder({"contacts": "contact_id,created_at,channel\n" + rows})
+    validation = check(folder, Settings(timezone="Europe/Paris"))
+    assert validation.ok, validation.problems
+    got = dict(
+        validation.connection.execute("SELECT contact_id, created_at FROM contacts").fetchall()
+    )
+    assert got == {name: instant for name, (_, instant) in CLOCK_CHANGES.items()}
+    # Frames (tests, notebooks) read the same texts, and pandas timestamps, the same way.
+    for values in (
+        [text for text, _ in CLOCK_CHANGES.values()],
+        [pd.Timestamp(text) for text, _ in CLOCK_CHANGES.values()],
+    ):
+        frame = pd.DataFrame(
+            {"contact_id": list(CLOCK_CHANGES), "created_at": values, "channel": "web"}
+        )
+        source = from_frames({"contacts": frame}, Settings(timezone="Europe/Paris"))
+        read = source.execute(source.table("contacts"))
+        assert dict(zip(read.contact_id, read.created_at, strict=True)) == got
 
 
 @pytest.mark.parametrize(

@@ -237,7 +237,10 @@ def from_frames(frames: Mapping[str, pd.DataFrame], settings: Settings | None = 
     """
     settings = settings or Settings()
     connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
+    # Local times are read as the contract reader reads them (`contract.validation`):
+    # DuckDB casts the text in the company's time zone, so that a time the clocks skip
+    # or repeat (02:30 on a night of daylight-saving change) gets the same instant.
+    connection.execute("SET TimeZone = ?", [settings.timezone])
     for name, frame in frames.items():
         schema = engine_schema(name)
         typed = frame.copy()
@@ -245,12 +248,14 @@ def from_frames(frames: Mapping[str, pd.DataFrame], settings: Settings | None = 
             if column not in typed.columns:
                 typed[column] = None
             if dtype == "timestamp":
-                typed[column] = [_utc_naive(value, settings) for value in typed[column]]
+                typed[column] = [_iso_text(value) for value in typed[column]]
             elif dtype == "date":
                 typed[column] = pd.to_datetime(typed[column]).dt.date
         connection.register(f"_frame_{name}", typed)
         select_list = ", ".join(
-            f'CAST("{column}" AS {_DUCKDB_TYPES[dtype]}) AS "{column}"'
+            f"timezone('UTC', CAST(\"{column}\" AS TIMESTAMPTZ)) AS \"{column}\""
+            if dtype == "timestamp"
+            else f'CAST("{column}" AS {_DUCKDB_TYPES[dtype]}) AS "{column}"'
             for column, dtype in schema.items()
         )
         extra = [c for c in typed.columns if c not in schema]
@@ -259,16 +264,16 @@ def from_frames(frames: Mapping[str, pd.DataFrame], settings: Settings | None = 
             f'CREATE TABLE "{name}" AS SELECT {select_list}{extra_list} FROM "_frame_{name}"'
         )
         connection.unregister(f"_frame_{name}")
+    connection.execute("SET TimeZone = 'UTC'")
     return from_duckdb(connection, settings, "in-memory frames")
 
 
-def _utc_naive(value: Any, settings: Settings) -> pd.Timestamp | None:
+def _iso_text(value: Any) -> str | None:
+    """An ISO-8601 text of a timestamp given as text or as a (naive or aware) pandas or
+    Python timestamp: with its offset when it has one."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(settings.zone)
-    return stamp.tz_convert("UTC").tz_localize(None)
+    return value if isinstance(value, str) else pd.Timestamp(value).isoformat()
 
 
 _DUCKDB_TYPES = {
