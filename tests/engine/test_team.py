@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from engine_helpers import compute, contacts, frame, orders, values
 
+from pilotage.contract.settings import Settings
+
 TEAM = {
     "reps": frame(rep_id=["r1", "r2"], name=["Rep One", "Rep Two"]),
     "contacts": contacts(
@@ -94,3 +96,41 @@ def test_activities_and_leads(source):
     assert rate[("2024-Q1", "r2")] == pytest.approx(0.0)
     company = values(compute(src, "rep_lead_conversion_rate"))
     assert company["2024-Q1"] == pytest.approx(0.5)
+
+
+def test_team_kpis_as_of_an_earlier_instant(source):
+    src = source(TEAM)
+    q1 = {"start": "2024-01-01", "end": "2024-03-31", "as_of": "2024-03-02 00:00:00"}
+    # Known on 03-02: d1 (01-11) and d2 (02-04) won, d3 lost on 03-01; d4 closes on 03-03,
+    # after as_of: still open, neither won nor lost. Win rate 2 / 3.
+    assert values(compute(src, "deals_won", **q1)) == {"2024-Q1": 2}
+    assert values(compute(src, "deals_lost", **q1)) == {"2024-Q1": 1}
+    assert values(compute(src, "win_rate", **q1)) == {"2024-Q1": pytest.approx(2 / 3)}
+    # Interactions with a rep up to 03-02: i1, i2 (i3 is on 03-10).
+    assert values(compute(src, "activities", **q1)) == {"2024-Q1": 2}
+
+
+def test_team_kpis_in_the_company_time_zone(source):
+    # Europe/Paris. d1 closes at 2024-04-01 01:00 local = 03-31 23:00 UTC: in Q2 (local
+    # quarters). Created 2024-03-30 01:00 local (+01:00) = 00:00 UTC; the clocks go
+    # forward on 03-31: the cycle is 47 hours = 1.958333 days, not 2.
+    src = source(
+        {
+            "reps": frame(rep_id=["r1"], name=["Rep One"]),
+            "contacts": contacts(("c1", "2024-03-01", "web", None, "r1")),
+            "deals": frame(
+                deal_id=["d1"],
+                contact_id=["c1"],
+                rep_id=["r1"],
+                created_at=["2024-03-30 01:00"],
+                amount=[100],
+                status=["won"],
+                closed_at=["2024-04-01 01:00"],
+            ),
+        },
+        Settings(timezone="Europe/Paris"),
+    )
+    window = {"start": "2024-01-01", "end": "2024-06-30"}
+    assert values(compute(src, "deals_won", **window)) == {"2024-Q1": 0, "2024-Q2": 1}
+    cycle = values(compute(src, "median_sales_cycle_days", **window))
+    assert cycle["2024-Q2"] == pytest.approx(47 / 24)

@@ -85,6 +85,37 @@ def test_ltv_to_cac_and_payback(source):
     assert monthly["2024-05"] is None
 
 
+def test_payback_divides_by_the_months_of_the_period(source):
+    # x (web) converts on 2024-05-10 with 90 (margin 0.5: 45); 60 spent on web and 30 on
+    # store on 2024-05-01. cac_payback = CAC / (revenue per customer / months_in(P) x m).
+    src = source(
+        {
+            "contacts": contacts(("x", "2024-05-01", "web")),
+            "orders": orders(("x", "2024-05-10", 90)),
+            "spend": frame(
+                spent_on=["2024-05-01", "2024-05-01"], amount=[60, 30], channel=["web", "store"]
+            ),
+        },
+        Settings(gross_margin=0.5),
+    )
+    may = {"start": "2024-05-01", "end": "2024-05-31"}
+    # May (1 month): CAC 90 / 1 = 90; 90 / (90 / 1 x 0.5) = 2 months.
+    assert values(compute(src, "cac_payback_months", grain="month", **may)) == {
+        "2024-05": pytest.approx(2.0)
+    }
+    # Q2 (3 months): 90 / (90 / 3 x 0.5) = 6 months; 2024 (12 months): 90 / 3.75 = 24.
+    assert values(compute(src, "cac_payback_months", **may)) == {"2024-Q2": pytest.approx(6.0)}
+    assert values(compute(src, "cac_payback_months", grain="year", **may)) == {
+        "2024": pytest.approx(24.0)
+    }
+    # By channel, May: web CAC 60 / 1 -> 60 / 45 = 1.33 months; store spent 30 for no
+    # customer: CAC null, payback null.
+    by_channel = values(
+        compute(src, "cac_payback_months", grain="month", by="channel", **may), "channel"
+    )
+    assert by_channel == {("2024-05", "web"): pytest.approx(60 / 45), ("2024-05", "store"): None}
+
+
 def test_by_owner_an_order_counts_for_the_rep_who_made_it(source):
     # kpis.md, "Sales team": --by owner is the rep_id of orders. a and b are r1's contacts;
     # r2 sold a's first order, r1 its second, nobody b's.
