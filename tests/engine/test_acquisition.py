@@ -108,6 +108,16 @@ def test_per_campaign_kpis_use_attribution_credits(source):
     # k1: (a 150 x 1 + b 200 x 0.5) / 300; k2: b 200 x 0.5 / 100.
     assert roas[("2024-Q1", "k1")] == pytest.approx(250 / 300)
     assert roas[("2024-Q1", "k2")] == pytest.approx(1.0)
+    # k3 spent 100 for no attributed customer: ROAS 0, ROI -100 %. The 50 spent on store
+    # without a campaign is no campaign's: no ROAS, no ROI (not 0 and -100 %), and it
+    # stays in the spend by campaign.
+    assert roas[("2024-Q1", "k3")] == pytest.approx(0.0)
+    roi = values(compute(src, "roi", by="campaign"), "campaign_id")
+    assert roi[("2024-Q1", "k3")] == pytest.approx(-1.0)
+    assert (roas[("2024-Q1", None)], roi[("2024-Q1", None)]) == (None, None)
+    assert (roas[("2024-Q1", "(direct)")], roi[("2024-Q1", "(direct)")]) == (None, None)
+    spend = values(compute(src, "acquisition_spend", by="campaign"), "campaign_id")
+    assert spend[("2024-Q1", None)] == pytest.approx(50)
 
 
 def test_revenue_window_edges_refunds_and_local_spend_days(source):

@@ -261,11 +261,12 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Attributed revenue over spend: for each customer converted in the period, its "
         "paid-order revenue in the R days from its conversion, times the credit of the "
         "channel (acquisition channel, 1) or campaign (attribution). Final once P.end + R "
-        "has passed.",
+        "has passed. By campaign, null for (direct) and for spend without a campaign.",
         "Chiffre d'affaires attribué sur dépenses : pour chaque client converti dans la "
         "période, son chiffre d'affaires payé dans les R jours suivant sa conversion, "
         "multiplié par le crédit du canal (canal d'acquisition, 1) ou de la campagne "
-        "(attribution). Définitif une fois P.fin + R passé.",
+        "(attribution). Définitif une fois P.fin + R passé. Par campagne, nul pour "
+        "(direct) et pour les dépenses sans campagne.",
         "A / spend, A = sum(credit x revenue in [converted_at, converted_at + R))",
         "ratio",
         True,
@@ -280,9 +281,11 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Return on investment (ROI)",
         "Retour sur investissement (ROI)",
         "Attributed gross margin minus spend, over spend (the orders' margin, else amount "
-        "x gross_margin). Final once P.end + R has passed.",
+        "x gross_margin). Final once P.end + R has passed. By campaign, null for (direct) "
+        "and for spend without a campaign.",
         "Marge brute attribuée moins les dépenses, sur les dépenses (marge des commandes, "
-        "sinon montant x gross_margin). Définitif une fois P.fin + R passé.",
+        "sinon montant x gross_margin). Définitif une fois P.fin + R passé. Par campagne, "
+        "nul pour (direct) et pour les dépenses sans campagne.",
         "(A x m - spend) / spend",
         "rate",
         True,

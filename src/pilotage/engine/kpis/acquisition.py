@@ -97,28 +97,31 @@ def cac_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     )
 
 
-def cac_spend(parts: ir.Table, by: Dimension | None) -> ir.FloatingValue:
-    """The spend CAC divides, from a table with a `spend` column (null meaning none): 0
-    where a key spent nothing, but no spend at all for `(direct)` by campaign: the
-    customers no campaign touched have no campaign spend to divide (the attribution
-    report's choice too), where 0 would read as customers that cost nothing."""
+def attributable_spend(parts: ir.Table, by: Dimension | None) -> ir.FloatingValue:
+    """The spend CAC, ROAS and ROI divide, from a table with a `spend` column (null
+    meaning none: 0). By campaign, none at all for `(direct)`, the customers no campaign
+    touched (no campaign spend brought them), nor for spend without a campaign (no
+    campaign to credit with customers or revenue): their ratios are null, as in the
+    attribution report, where 0 and -100 % would read as free customers and wasted
+    spend. That spend stays in acquisition_spend by campaign."""
     spend = parts.spend.fill_null(0.0)
     if by != "campaign":
         return spend
     # Imported here: attribution builds on the engine, not the other way round.
     from pilotage.attribution.paths import DIRECT
 
-    return ibis.ifelse(parts[BY_VALUE] == DIRECT, null_float(), spend)
+    key = parts[BY_VALUE]
+    return ibis.ifelse(key.isnull() | (key == DIRECT), null_float(), spend)
 
 
 def cac_value(parts: ir.Table, by: Dimension | None) -> ir.FloatingValue:
     """CAC from a table with `spend` and `customers` columns (nulls meaning none)."""
-    return ratio(cac_spend(parts, by), parts.customers.fill_null(0.0))
+    return ratio(attributable_spend(parts, by), parts.customers.fill_null(0.0))
 
 
 def cac(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = cac_parts(ctx, by)
-    return ratio_result(parts, by, cac_spend(parts, by), parts.customers.fill_null(0.0))
+    return ratio_result(parts, by, attributable_spend(parts, by), parts.customers.fill_null(0.0))
 
 
 def order_margin(orders: ir.Table, gross_margin: float) -> ir.FloatingValue:
@@ -189,10 +192,10 @@ def _return_parts(ctx: KpiContext, by: Dimension | None) -> ir.Table:
 
 def roas(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = return_parts(ctx, by)
-    return ratio_result(parts, by, parts.revenue.fill_null(0.0), parts.spend.fill_null(0.0))
+    return ratio_result(parts, by, parts.revenue.fill_null(0.0), attributable_spend(parts, by))
 
 
 def roi(ctx: KpiContext, by: Dimension | None) -> ir.Table:
     parts = return_parts(ctx, by)
-    spend = parts.spend.fill_null(0.0)
+    spend = attributable_spend(parts, by)
     return ratio_result(parts, by, parts.margin.fill_null(0.0) - spend, spend)
