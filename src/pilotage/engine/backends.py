@@ -253,7 +253,7 @@ def from_frames(frames: Mapping[str, pd.DataFrame], settings: Settings | None = 
                 typed[column] = pd.to_datetime(typed[column]).dt.date
         connection.register(f"_frame_{name}", typed)
         select_list = ", ".join(
-            f"timezone('UTC', CAST(\"{column}\" AS TIMESTAMPTZ)) AS \"{column}\""
+            f'timezone(\'UTC\', CAST("{column}" AS TIMESTAMPTZ)) AS "{column}"'
             if dtype == "timestamp"
             else f'CAST("{column}" AS {_DUCKDB_TYPES[dtype]}) AS "{column}"'
             for column, dtype in schema.items()
