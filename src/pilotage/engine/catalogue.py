@@ -201,11 +201,13 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Among contacts created in the period that reached stage `from`, the share that "
         "reached stage `to`, for each consecutive pair of journey stages and for first -> "
         "last stage. A contact reached a stage if it changed to it or to a later stage, "
-        "or (last stage) if it converted.",
+        "or (last stage) if it converted; so a customer reached every stage, stage "
+        "changes or not.",
         "Parmi les contacts créés dans la période ayant atteint l'étape `from`, la part "
         "ayant atteint l'étape `to`, pour chaque paire d'étapes consécutives du parcours "
         "et de la première à la dernière. Un contact a atteint une étape s'il y est passé "
-        "ou est passé à une étape ultérieure, ou (dernière étape) s'il a converti.",
+        "ou est passé à une étape ultérieure, ou (dernière étape) s'il a converti ; un "
+        "client a donc atteint toutes les étapes, qu'il ait ou non des changements d'étape.",
         "count(cohort reached to) / count(cohort reached from)",
         "rate",
         True,
