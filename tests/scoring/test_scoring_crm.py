@@ -10,13 +10,20 @@ import pytest
 
 from pilotage.contract.settings import Settings
 from pilotage.engine.periods import period_containing
+from pilotage.scoring.model import default_model
 from pilotage.scoring.team import expected_wins
 from pilotage.web.crm.models import Interaction
 from pilotage.web.crm.services.importing import folder_import
 from pilotage.web.dashboard.cache import data_version
 from pilotage.web.scoring.models import ContactScore, ScoringRun
 from pilotage.web.scoring.selectors import contact_latest_score, latest_scores
-from pilotage.web.scoring.services import contact_rescore, database_source, scores_refresh
+from pilotage.web.scoring.services import (
+    active_scoring_model,
+    contact_rescore,
+    database_source,
+    scores_refresh,
+    scoring_model_save,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,6 +88,29 @@ def test_batch_then_one_contact_then_incremental_batch(write_folder):
     assert batch_c1["score"] == pytest.approx(after.score)
     assert second.result.frame.set_index("contact_id").loc["c2", "segment"] == "champions"
     assert sorted(scores_refresh(everyone=True, as_of=AS_OF).rescored) == ["c1", "c2", "c3"]
+
+
+def test_a_model_saved_in_the_crm_scores_everyone_at_the_next_batch(write_folder):
+    report = folder_import(folder=write_folder(FOLDER), settings=Settings(), rescore=False)
+    assert report.loaded
+    assert sorted(scores_refresh(as_of=AS_OF).rescored) == ["c1", "c2", "c3"]
+    # Saved as the model editor saves it: named "edited", version 1 like the default
+    # model, with a target industry worth 30 points instead of 10.
+    text = (
+        default_model()
+        .text.replace('name = "default"', 'name = "edited"', 1)
+        .replace("points = 10", "points = 30", 1)
+    )
+    scoring_model_save(name="edited", text=text)
+    assert active_scoring_model().name == "edited"
+    # Same data, same version number, another model: every contact is scored again.
+    again = scores_refresh(as_of=AS_OF)
+    assert sorted(again.rescored) == ["c1", "c2", "c3"]
+    c1 = contact_latest_score(contact_id="c1")
+    assert c1 is not None
+    assert (c1.model_name, c1.model_version) == ("edited", "1")
+    # fit = target industry 30 (capped at the group's 30) + 10+ employees 5 -> 30 of 30.
+    assert c1.groups["fit"] == pytest.approx(30)
 
 
 def test_expected_wins_read_the_probability_at_assignment(write_folder):

@@ -11,6 +11,7 @@ from pilotage.engine.compute import compute_kpis
 from pilotage.web.crm.models import Contact, Interaction, StageChange
 from pilotage.web.dashboard.cache import data_version
 from pilotage.web.dashboard.models import CompanySetting, KpiTarget, PinnedKpi
+from pilotage.web.scoring.services import active_scoring_model
 
 PAGES = [
     ("/dashboard/", "Pinned KPIs"),
@@ -163,6 +164,8 @@ def test_scoring_model_editor_validates_with_positions(admin_client):
     saved = admin_client.post("/scoring/model/", {"text": good, "action": "save"})
     assert saved.status_code == 302
     assert "employees &gt;= 5" in admin_client.get("/scoring/model/").content.decode()
+    # The scoring app's active model, which every stored score comes from.
+    assert active_scoring_model().name == "m"
 
 
 def test_the_pages_are_in_french(admin_client):

@@ -10,13 +10,12 @@ scoping rules (`accounts.permissions`) before anything is written.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 
 from pilotage.contract.schema import TABLES_BY_NAME, ColumnType, Table
 from pilotage.web.accounts import permissions
@@ -281,29 +280,20 @@ def after_write_commit(contact_ids: list[str]) -> None:
 
     def refresh() -> None:
         from pilotage.web.dashboard.cache import data_changed
-        from pilotage.web.scoring.services import contacts_rescore, scores_refresh
+        from pilotage.web.scoring.services import contacts_rescore, scores_refresh_in_background
 
         try:
             if 0 < len(contact_ids) <= RESCORE_INLINE_LIMIT:
                 contacts_rescore(contact_ids=contact_ids)
             elif contact_ids:
                 # scores_refresh makes cached figures stale again once it has stored.
-                threading.Thread(target=_refresh_in_background, args=(scores_refresh,)).start()
+                scores_refresh_in_background()
         except Exception:
             logger.exception("rescoring after an API write failed")
         # After an inline rescore: the cache warm this starts reads stored scores.
         data_changed()
 
     transaction.on_commit(refresh)
-
-
-def _refresh_in_background(scores_refresh: Any) -> None:
-    try:
-        scores_refresh()
-    except Exception:
-        logger.exception("background rescoring after an API batch failed")
-    finally:
-        connection.close()
 
 
 def _validated(actor: Actor, table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

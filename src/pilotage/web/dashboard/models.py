@@ -85,22 +85,3 @@ class DataVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.version)
-
-
-class SavedScoringModel(models.Model):
-    """A scoring model (TOML text, scoring.md section 1) saved from the model editor; the
-    latest one is the active model. Kept until the scoring app stores its own models."""
-
-    name = models.CharField(max_length=100)
-    text = models.TextField()
-    saved_at = models.DateTimeField(auto_now_add=True)
-    saved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-
-    class Meta:
-        db_table = "dashboard_scoring_models"
-        ordering = ["-saved_at", "-id"]
-
-    def __str__(self) -> str:
-        return self.name

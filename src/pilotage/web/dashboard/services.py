@@ -186,12 +186,28 @@ def contact_stage_move(
 
 @transaction.atomic
 def scoring_model_save(*, user: Any, text: str) -> None:
-    """Save the model text as the active model, once it parses and names known fields."""
-    from pilotage.web.dashboard.models import SavedScoringModel
+    """Save the model text as the active model of the scoring app (the one every stored
+    score comes from), once it parses and names known fields; then rescore everyone with
+    it, in the background (scoring.md: scores are recomputed automatically)."""
+    from pilotage.scoring.model import ModelError
     from pilotage.web.dashboard.selectors.scoring import model_check
+    from pilotage.web.scoring import services as scoring
 
     check = model_check(text)
     if check.model is None:
         raise ServiceError("\n".join(check.problems))
-    SavedScoringModel.objects.create(name=check.model.name, text=text, saved_by_id=user.pk)
+    try:
+        record = scoring.scoring_model_save(name=check.model.name, text=text)
+    except ModelError as error:
+        raise ServiceError(str(error)) from error
+    audit_record(
+        user=user,
+        door="web",
+        action="create",
+        table="scoring_models",
+        object_id=str(record.pk),
+        before=None,
+        after={"name": record.name, "version": record.version},
+    )
+    transaction.on_commit(lambda: scoring.scores_refresh_in_background(everyone=True))
     data_changed()

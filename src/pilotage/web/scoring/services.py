@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,8 @@ from pilotage.web.scoring.models import (
 )
 
 WRITE_BATCH = 5_000
+
+logger = logging.getLogger(__name__)
 
 
 def company_settings() -> Settings:
@@ -291,6 +295,10 @@ def contacts_rescore(*, contact_ids: Sequence[str], as_of: datetime | None = Non
     return len(contact_ids)
 
 
+def _model_key(name: str, version: str) -> str:
+    return f"{name}\x00{version}"
+
+
 def _record_fields(
     model: ScoringModel, row: Mapping[str, Any], as_of: datetime, conversion_version: str | None
 ) -> dict[str, Any]:
@@ -341,6 +349,24 @@ class RefreshReport:
     rescored: list[str]
 
 
+def scores_refresh_in_background(*, everyone: bool = False) -> threading.Thread:
+    """`scores_refresh` in a thread of its own (with its own database connection), for a
+    write that changes many scores (an API batch, a new scoring model): the response does
+    not wait for it. A failure is logged; the next refresh scores what it left."""
+
+    def refresh() -> None:
+        try:
+            scores_refresh(everyone=everyone)
+        except Exception:
+            logger.exception("background rescoring failed")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=refresh, name="pilotage-rescoring")
+    thread.start()
+    return thread
+
+
 def scores_refresh(
     *,
     everyone: bool = False,
@@ -369,16 +395,15 @@ def scores_refresh(
             ContactScore.objects.filter(is_latest=True).values_list("contact_id", "fingerprint")
         )
         same = frame["contact_id"].map(stored) == frame["fingerprint"]
-        same = same & (
-            frame["contact_id"].map(
-                dict(
-                    ContactScore.objects.filter(is_latest=True).values_list(
-                        "contact_id", "model_version"
-                    )
-                )
-            )
-            == model.version
-        )
+        # Scored by this model: the same name and version (a model saved in the CRM may
+        # share its version number with the one that ships, not its name).
+        scored_by = {
+            contact_id: _model_key(name, version)
+            for contact_id, name, version in ContactScore.objects.filter(
+                is_latest=True
+            ).values_list("contact_id", "model_name", "model_version")
+        }
+        same = same & (frame["contact_id"].map(scored_by) == _model_key(model.name, model.version))
         changed = frame[~same.fillna(False).astype(bool)]
     now = timezone.now()
     version = trained.version if trained else None

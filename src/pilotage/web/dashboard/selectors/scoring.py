@@ -9,27 +9,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pilotage.scoring.expressions import FieldType
-from pilotage.scoring.model import ModelError, ScoringModel, default_model, parse_model
+from pilotage.scoring.model import ModelError, ScoringModel, parse_model
 from pilotage.web.dashboard.analytics import as_of_utc, engine_source
 from pilotage.web.dashboard.cache import cached
-from pilotage.web.dashboard.models import SavedScoringModel
+from pilotage.web.scoring.services import active_scoring_model
 
 ORIGIN = "model"
 
 
 def active_model_text() -> str:
-    saved = SavedScoringModel.objects.first()
-    return saved.text if saved is not None else default_model().text
+    return active_model().text
 
 
 def active_model() -> ScoringModel:
-    saved = SavedScoringModel.objects.first()
-    if saved is None:
-        return default_model()
-    try:
-        return parse_model(saved.text, origin=ORIGIN)
-    except ModelError:
-        return default_model()
+    """The scoring app's active model: the one the stored scores come from."""
+    return active_scoring_model()
 
 
 def model_field_types(model: ScoringModel) -> dict[str, FieldType]:
