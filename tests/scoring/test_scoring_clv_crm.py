@@ -131,3 +131,32 @@ def test_batch_stores_clv_and_churn_risk_and_one_contact_follows(tmp_path: Path)
     assert fresh_rows != at_risk_rows
     fresh = {row.contact_id: row for row in fresh_rows}
     assert first not in fresh or fresh[first].churn_risk == pytest.approx(rescored.churn_risk)
+
+    # kpis.md: a paid order has amount > 0. A $0 order is no purchase: rescored with one,
+    # a customer keeps its values. Nor does an order after as_of count, even on the same
+    # local day (Europe/Paris: 10:00 to 12:00 UTC is 11:00 to 13:00 local).
+    day = (as_of + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    reference = contact_rescore(contact_id=at_risk, as_of=day + timedelta(hours=1))
+    for order_id, hours, amount in (("o-free", 0, "0.00"), ("o-later-today", 2, "80.00")):
+        Order.objects.create(
+            order_id=order_id,
+            contact_id=at_risk,
+            ordered_at=(day + timedelta(hours=hours)).replace(tzinfo=UTC),
+            amount=Decimal(amount),
+            status="paid",
+        )
+    again = contact_rescore(contact_id=at_risk, as_of=day + timedelta(hours=1))
+    assert again.predicted_clv == pytest.approx(reference.predicted_clv, rel=1e-12)
+    assert again.churn_risk == pytest.approx(reference.churn_risk, rel=1e-12)
+    # A contact whose only order is a $0 one is a prospect: the batch gives it no CLV.
+    Contact.objects.create(contact_id="free-only", created_at=day.replace(tzinfo=UTC))
+    Order.objects.create(
+        order_id="o-free-only",
+        contact_id="free-only",
+        ordered_at=day.replace(tzinfo=UTC),
+        amount=Decimal("0.00"),
+        status="paid",
+    )
+    scores_refresh(as_of=day + timedelta(hours=1))
+    free_only = ContactScore.objects.get(contact_id="free-only", is_latest=True)
+    assert (free_only.predicted_clv, free_only.churn_risk) == (None, None)

@@ -77,8 +77,9 @@ def write_cdnow_contract_folder(cdnow_txt: Path, out_dir: Path, sample: bool) ->
 
     contacts: contact_id, created_at (first purchase date), channel "web"; orders: order_id
     (contact id and purchase number), contact_id, ordered_at (the date), amount (2
-    decimals). Orders of $0.00 are kept as they are; the summary does not count them
-    (a paid order has amount > 0), see `pilotage.clv.summary.paid_orders`."""
+    decimals). Orders of $0.00 are kept as they are: the CDNOW summaries count them as
+    purchases (the published figures need it), the CRM's scores do not (a paid order has
+    amount > 0); see `pilotage.clv.summary.paid_orders`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in cdnow_contract_frames(cdnow_txt, sample=sample).items():
         with (out_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:

@@ -213,11 +213,13 @@ def summary_of_one(
     calibration_end: date,
     unit: Unit = "week",
     timezone: str = "UTC",
+    include_zero_amount: bool = True,
 ) -> tuple[float, float, float, float] | None:
     """(frequency, recency, T, monetary_value) of one customer from its own orders
     (`ordered_at` naive UTC, `amount`, `status`), as `customer_summary_expression` computes
     them for the whole base, or None when it has no paid order by `calibration_end`. For
-    rescoring one contact between batches, without the engine."""
+    rescoring one contact between batches, without the engine. `include_zero_amount` as
+    in `paid_orders`."""
     if unit not in UNIT_DAYS:
         raise ValueError(f"unit: {unit!r} is not one of {tuple(UNIT_DAYS)}")
     zone = ZoneInfo(timezone)
@@ -226,6 +228,8 @@ def summary_of_one(
     for order in orders:
         amount = order.get("amount")
         if order.get("status") != "paid" or amount is None or float(amount) < 0:
+            continue
+        if not include_zero_amount and float(amount) == 0:
             continue
         moment: datetime = order["ordered_at"]
         local = moment.replace(tzinfo=UTC).astimezone(zone).date()

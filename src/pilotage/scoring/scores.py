@@ -264,6 +264,10 @@ def customer_value(source: Source, as_of: datetime) -> CustomerValue | None:
             calibration_end=local_date(as_of, source.settings.timezone),
             unit="week",
             model="value",
+            # kpis.md's paid orders (amount > 0), as the customers' other numbers count
+            # them: a $0 order is no purchase, and a contact with only such orders is a
+            # prospect, with no CLV. (The CDNOW benchmark counts them: `pilotage clv`.)
+            include_zero_amount=False,
         )
     except Exception:  # a base too small or degenerate to fit: no predicted value
         return None
@@ -299,10 +303,12 @@ def one_customer_value(
     from pilotage.clv.summary import summary_of_one
 
     summary = summary_of_one(
-        orders,
+        # Known at `as_of`, as the batch cuts them (`SourceAsOf`), not the whole local day.
+        [order for order in orders if order["ordered_at"] <= as_of],
         calibration_end=local_date(as_of, settings.timezone),
         unit="week",
         timezone=settings.timezone,
+        include_zero_amount=False,
     )
     if summary is None:
         return None
