@@ -159,6 +159,26 @@ def test_the_default_as_of_is_the_kpi_engines_spend_days_included():
     assert levers(source, model="linear").as_of == utc(2024, 4, 5)
 
 
+def test_spend_booked_after_an_explicit_as_of_is_not_known_yet():
+    # As of 2024-05-01: c1 spent 50 on 04-02; its 1000 of 06-01 is not known yet (the KPI
+    # engine cuts spend the same way). a, touched by c1, bought 100 on 04-10.
+    # Q2 c1: spend 50, CAC 50 / 1 = 50, ROI (100 - 50) / 50 = 1.0.
+    source = build_source(
+        [("i1", "a", "2024-04-05 00:00:00", "c1")],
+        [("a", "2024-04-10 00:00:00", 100.0)],
+        [("2024-04-02", "web", "c1", 50.0), ("2024-06-01", "web", "c1", 1000.0)],
+    )
+    as_of = utc(2024, 5, 1)
+    rows = {(r.period, r.key): r for r in attribute(source, "linear", "campaign", as_of=as_of).rows}
+    assert (rows[("2024-Q2", "c1")].spend, rows[("2024-Q2", "c1")].cac) == (50.0, 50.0)
+    assert rows[("2024-Q2", "c1")].roi == pytest.approx(1.0)
+    q2 = levers(source, start=date(2024, 4, 1), end=date(2024, 6, 30), as_of=as_of, model="linear")
+    assert q2.spend == 50.0
+    assert [(lever.key, lever.spend) for lever in q2.campaigns] == [("c1", 50.0)]
+    kpis = compute_kpis(source, kpis=["cac"], start="2024-04-01", end="2024-06-30", as_of=as_of)
+    assert [row.value for row in kpis.rows] == [50.0]
+
+
 def test_from_to_and_json_shape(source):
     result = attribute(
         source, "linear", "campaign", "month", start=date(2024, 2, 1), end=date(2024, 2, 29)

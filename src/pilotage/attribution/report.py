@@ -30,6 +30,7 @@ from pilotage.attribution.paths import (
     customers,
     key_column,
     latest_timestamp,
+    local_date,
     query_parts,
     shifted_comparison,
 )
@@ -187,12 +188,19 @@ def customer_revenue(source: Source, as_of: datetime | None = None) -> ir.Table:
     )
 
 
-def spend_by_period(source: Source, by: By, periods: Sequence[Period]) -> ir.Table:
+def spend_by_period(
+    source: Source, by: By, periods: Sequence[Period], as_of: datetime | None = None
+) -> ir.Table:
     """period, <campaign_id|channel>, spend. By campaign, only spend with a campaign_id
     (channel-level spend belongs to no campaign); by channel, all of the channel's spend.
-    `spent_on` is a local date, so periods are compared as local dates."""
+    `spent_on` is a local date, so periods are compared as local dates. With `as_of`, the
+    spend booked by its local date, as the KPI engine cuts it: spend booked later was not
+    known then."""
     key = key_column(by)
     spend = source.table("spend")
+    if as_of is not None and as_of != WHOLE_DATA:
+        known = ibis.literal(local_date(as_of, source), type="date")
+        spend = spend.filter(spend.spent_on <= known)
     if by == "campaign":
         spend = spend.filter(spend.campaign_id.notnull() & (spend.campaign_id.strip() != ""))
     bounds = periods_table(list(periods)).select("period", "start_date", "end_date")
@@ -355,8 +363,8 @@ def attributed_aggregates(
     spend = run_kept(
         source,
         "spend by period",
-        query_parts(by, periods),
-        lambda: spend_by_period(source, by, periods),
+        query_parts(by, periods, as_of),
+        lambda: spend_by_period(source, by, periods, as_of),
     ).rename(columns={key: "key"})
     spend_rows = pd.concat(
         [spend.assign(model=model) for model in models] or [spend.assign(model="")],
