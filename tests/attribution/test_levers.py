@@ -126,6 +126,26 @@ def test_watch_when_cheap_but_less_profitable_than_overall():
     assert lever.reason_en == "CAC 0.5x the average and ROI 50 % (overall 80 %): keep watching"
 
 
+def test_a_sum_of_credits_at_the_minimum_is_enough_customers():
+    # 100 conversions credited 0.1 each (position-based middles) sum to 9.99999999999998
+    # in floating point: that is 10 customers, min_customers 10. CAC 1 below a blended
+    # 50 and ROI (100 - 10) / 10 = 9 above an overall 0.5: scale.
+    lever = flag_lever(
+        "campaign",
+        "x",
+        "web",
+        spend=10.0,
+        new_customers=sum([0.1] * 100),
+        revenue=100.0,
+        margin=100.0,
+        churned=0.0,
+        blended_cac=50.0,
+        overall_roi=0.5,
+        settings=Settings(min_customers=10),
+    )
+    assert lever.flag == "scale"
+
+
 def test_spend_without_customers_is_cut_only_without_a_minimum():
     def flag(minimum: int) -> str:
         return flag_lever(

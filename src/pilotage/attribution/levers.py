@@ -171,8 +171,8 @@ def _lever_numbers(
     spend = run_kept(
         source,
         "spend of the period",
-        query_parts(by, [period]),
-        lambda: spend_by_period(source, by, [period]).drop("period"),
+        query_parts(by, [period], as_of),
+        lambda: spend_by_period(source, by, [period], as_of).drop("period"),
     )
     merged: pd.DataFrame = attributed.merge(spend, on=key, how="outer")
     merged = merged.rename(columns={key: "key"})
@@ -347,6 +347,9 @@ def levers(
     )
 
 
+CREDIT_SUM_TOLERANCE = 1e-9
+
+
 def flag_lever(
     level: Level,
     key: str,
@@ -372,7 +375,9 @@ def flag_lever(
     cac = ratio(spend, new_customers)
     roi = return_on_investment(margin, spend)
     cac_vs_blended = ratio(cac, blended_cac)
-    enough = new_customers >= settings.min_customers
+    # The attributed customers are a sum of fractional credits: 100 credits of 0.1 sum
+    # to 9.999999999999996, which is 10 customers.
+    enough = new_customers >= settings.min_customers - CREDIT_SUM_TOLERANCE
     cac_above = (cac is None and spend > 0) or (
         cac is not None and blended_cac is not None and cac > blended_cac
     )
