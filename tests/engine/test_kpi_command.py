@@ -71,6 +71,10 @@ def test_list_and_bad_usage(company, capsys):
     assert len(catalogue) == 39
     assert main(["kpi", "--data", str(company), "--kpi", "nope"]) == 2
     assert "unknown KPI 'nope'" in capsys.readouterr().err
+    # Dates at the calendar's edge: a message, not a traceback.
+    for dates in (["--as-of", "0001-01-01"], ["--from", "0001-01-01", "--to", "0001-01-02"]):
+        assert main(["kpi", "--data", str(company), "--grain", "day", *dates]) == 2
+        assert "9999" in capsys.readouterr().err
 
 
 def test_a_mistyped_database_path_is_refused_and_left_alone(tmp_path, capsys):

@@ -188,7 +188,16 @@ def plan(
         start_day = end_day
     if end_day < start_day:
         raise KpiError(f"--to {end_day} is before --from {start_day}")
-    periods = periods_between(start_day, end_day, grain, settings)
+    try:
+        periods = periods_between(start_day, end_day, grain, settings)
+        # Their UTC bounds are computed when first read: read here, where an overflow
+        # names its cause (a day near year 1 or 9999 in a zone off UTC).
+        for period in periods:
+            period.start_utc, period.end_utc  # noqa: B018
+    except OverflowError:
+        raise KpiError(
+            f"{start_day} .. {end_day}: a period bound is out of range (years 1 to 9999)"
+        ) from None
     cut = explicit and last is not None and as_of_utc < last
     context = KpiContext(
         source, tuple(periods), as_of_utc, cut_at_as_of=cut, materialize=materialize
@@ -236,6 +245,13 @@ def compute_kpis(
         frames = execute_kpis(source, chosen, context, by)
         for kpi in chosen:
             rows.extend(result_rows(kpi, frames[kpi.name], computation, by))
+    except OverflowError:
+        # Periods near year 1 or 9999: a window (D, W, R days) before or after them
+        # leaves the calendar.
+        raise KpiError(
+            "the periods or their windows fall outside the years 1 to 9999: "
+            "choose --from, --to and --as-of within them"
+        ) from None
     finally:
         context.release()
     return KpiResult(

@@ -95,7 +95,10 @@ def parse_instant(text: str, settings: Settings) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=settings.zone)
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range (years 1 to 9999, in UTC)") from None
 
 
 def parse_date(text: str) -> date:

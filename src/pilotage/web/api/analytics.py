@@ -54,6 +54,12 @@ def _run(compute: Callable[[Any], Any]) -> dict[str, Any]:
         # ValueErrors that name the bad parameter.
         message = str(error.args[0]) if error.args else str(error)
         raise ApiError(422, "invalid_parameter", message) from None
+    except OverflowError:
+        # A date parameter at the calendar's edge (as_of=0001-01-01): its periods or
+        # windows fall outside the years 1 to 9999.
+        raise ApiError(
+            422, "invalid_parameter", "a date parameter is out of range (years 1 to 9999)"
+        ) from None
     finally:
         disconnect = getattr(source.backend, "disconnect", None)
         if callable(disconnect):
