@@ -35,9 +35,11 @@ def crm_database_url() -> str:
 
 
 def company_settings() -> Settings:
-    from pilotage.contract.settings import load_settings
+    """The settings saved on the CRM's settings page (time zone, margin, windows...), as
+    the dashboard and `pilotage kpi --db` read them: every surface, the same numbers."""
+    from pilotage.web.crm.services.importing import stored_company_settings
 
-    return load_settings(None, None)
+    return stored_company_settings()
 
 
 def _run(compute: Callable[[Any], Any]) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from pilotage.web.api.services import (
 )
 from pilotage.web.audit.models import AuditEntry
 from pilotage.web.audit.selectors import audit_entries
+from pilotage.web.crm.services.importing import stored_company_settings
 
 try:  # django-ninja >= 1.5 prefers Status(code, body) to a (code, body) tuple
     from ninja import Status as _Status
@@ -507,7 +508,7 @@ def audit_list(
                 object_id=object_id,
                 username=username,
                 door=door,
-                since=utc(since),
+                since=utc(since, stored_company_settings().zone),
                 before_id=before,
             )[: limit + 1]
         )

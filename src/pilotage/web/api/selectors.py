@@ -15,6 +15,7 @@ from pilotage.contract.schema import TABLES_BY_NAME
 from pilotage.web.accounts import permissions
 from pilotage.web.accounts.permissions import AnyUser
 from pilotage.web.api.services import stored_values
+from pilotage.web.crm.services.importing import stored_company_settings
 
 CURSOR_SALT = "pilotage.api.cursor"
 DEFAULT_LIMIT = 100
@@ -31,11 +32,15 @@ class Page:
     next: str | None
 
 
-def utc(value: Any) -> Any:
-    """Aware datetimes in UTC: PostgreSQL refuses offsets beyond +/-15:59 that Python and
-    ISO-8601 allow."""
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC)
+def utc(value: Any, zone: dt.tzinfo | None = None) -> Any:
+    """Datetimes in UTC: PostgreSQL refuses offsets beyond +/-15:59 that Python and
+    ISO-8601 allow. A naive one is in `zone`, the company's time zone (data-contract.md:
+    a value without offset is in the company time zone), as rows written are."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None and zone is not None:
+            value = value.replace(tzinfo=zone)
+        if value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
     return value
 
 
@@ -71,7 +76,8 @@ def records_list(
 ) -> Page:
     """The rows of `table` the user may see, equal to every given filter, in key order."""
     rows = permissions.visible(user, table)
-    conditions = {name: utc(value) for name, value in filters.items() if value is not None}
+    zone = stored_company_settings().zone
+    conditions = {name: utc(value, zone) for name, value in filters.items() if value is not None}
     if conditions:
         rows = rows.filter(**conditions)
     if cursor:

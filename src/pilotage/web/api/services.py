@@ -22,6 +22,7 @@ from pilotage.web.accounts import permissions
 from pilotage.web.api.validation import RowProblem, RowsInvalid, cell, row_key, validate_rows
 from pilotage.web.audit.services import Door, audit_entry, audit_record, audit_record_many
 from pilotage.web.crm.models import CONTRACT_MODELS
+from pilotage.web.crm.services.importing import stored_company_settings
 
 Mode = Literal["create", "replace", "upsert"]
 
@@ -303,6 +304,8 @@ def _validated(actor: Actor, table: Table, rows: list[Mapping[str, Any]]) -> lis
         rows,
         known_ids=_known_ids(actor),
         parent_rows=_parent_rows(actor),
+        # A timestamp without offset is in the company's time zone (data-contract.md).
+        settings=stored_company_settings(),
     )
 
 
