@@ -136,9 +136,9 @@ def test_every_kpi_is_the_same_on_every_engine(company, source, engine, by):
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), (key, name, a, b)
 
 
-def test_on_a_terminal_a_spinner_says_what_runs(company, tmp_path):
-    """Reading a folder of a million contacts takes about 20 s: on a terminal, stderr
-    says what runs meanwhile (off a terminal it stays quiet: the other tests)."""
+def _on_a_terminal(company, home, *, stdout_too: bool) -> tuple[int, str, bytes]:
+    """`pilotage kpi` with stderr (and stdout, with `stdout_too`) on a pseudo-terminal:
+    its exit code, what the terminal showed, and what a piped stdout received."""
     master, terminal = pty.openpty()
     seen: list[bytes] = []
 
@@ -155,16 +155,32 @@ def test_on_a_terminal_a_spinner_says_what_runs(company, tmp_path):
     reader = threading.Thread(target=drain)
     reader.start()
     # Wide enough for the folder's path on one line.
-    env = {**os.environ, "PILOTAGE_HOME": str(tmp_path), "COLUMNS": "400"}
+    env = {**os.environ, "PILOTAGE_HOME": str(home), "COLUMNS": "400"}
     command = [sys.executable, "-m", "pilotage", "kpi", "--data", str(company), "--kpi", "revenue"]
     done = subprocess.run(
-        [*command, "--lang", "en"], stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=600
+        [*command, "--lang", "en"],
+        stdout=terminal if stdout_too else subprocess.PIPE,
+        stderr=terminal,
+        env=env,
+        timeout=600,
     )
     os.close(terminal)
     reader.join(60)
     os.close(master)
-    text = b"".join(seen).decode(errors="replace")
-    assert done.returncode == 0
-    assert f"Reading and checking {company}" in text
-    assert "Computing the KPIs" in text
-    assert b"Revenue" in done.stdout
+    return done.returncode, b"".join(seen).decode(errors="replace"), done.stdout or b""
+
+
+def test_on_a_terminal_a_spinner_says_what_runs(company, tmp_path):
+    """Reading a folder of a million contacts takes about 20 s: on a terminal, stderr
+    says what runs meanwhile. interfaces.md: none when stdout is not a terminal (the
+    JSON or table goes to a file or a pipe)."""
+    code, shown, _ = _on_a_terminal(company, tmp_path, stdout_too=True)
+    assert code == 0
+    assert f"Reading and checking {company}" in shown
+    assert "Computing the KPIs" in shown
+    assert "Revenue" in shown
+    code, shown, piped = _on_a_terminal(company, tmp_path, stdout_too=False)
+    assert code == 0
+    assert "Reading and checking" not in shown
+    assert "Computing the KPIs" not in shown
+    assert b"Revenue" in piped

@@ -20,6 +20,7 @@ from pilotage.commands.common import (
     add_source_options,
     print_json,
     settings_for,
+    stdout_is_terminal,
 )
 from pilotage.contract.csv_safety import SafeWriter
 from pilotage.contract.settings import Settings
@@ -180,8 +181,9 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
 
 def _working(lang: Language, english: str, french: str) -> AbstractContextManager[Any]:
     """A spinner on the terminal saying what runs (reading a million-contact folder takes
-    about 20 s); nothing when stderr is not a terminal (a pipe, a log, tests)."""
-    if not sys.stderr.isatty():
+    about 20 s). interfaces.md: none when stdout is not a terminal (`--format json >
+    file`, a pipe, tests), nor when stderr, where it draws, is not one."""
+    if not (stdout_is_terminal() and sys.stderr.isatty()):
         return nullcontext()
     return Console(stderr=True).status(french if lang == "fr" else english)
 
