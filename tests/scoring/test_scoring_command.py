@@ -48,7 +48,7 @@ def test_score_json_document(write_folder, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert json.loads(captured.out) == {
-        "as_of": "2024-03-06T00:00:00",
+        "as_of": "2024-03-06T00:00:00+00:00",  # with its offset: given back, the same instant
         "model": "cli",
         "rows": [
             {

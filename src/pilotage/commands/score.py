@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         _write_csv(rows)
     else:
-        _print_table(rows, result.as_of.isoformat(), result.model.name)
+        _print_table(rows, result.as_of.replace(tzinfo=UTC).isoformat(), result.model.name)
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -90,7 +90,9 @@ class ScoreResult:
 
     def to_json(self, language: Language = "en") -> dict[str, Any]:
         return {
-            "as_of": self.as_of.isoformat(),
+            # With its offset (UTC), as the attribution's: given back as --as-of, the same
+            # instant (a time without offset is read in the company's zone).
+            "as_of": self.as_of.replace(tzinfo=UTC).isoformat(),
             "model": self.model.name,
             "rows": self.rows(language),
         }
