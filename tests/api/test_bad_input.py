@@ -197,6 +197,11 @@ def test_bad_query_parameters(company: Company) -> None:
     assert_error(client.get("/api/v1/kpis", {"as_of": "noon"}), 422, "invalid_parameter")
     assert_error(client.get("/api/v1/levers", {"from": "2024-02-01", "to": "2024-01-01"}), 422)
     assert_error(client.get("/api/v1/imports/not-a-uuid"), 422)
+    # The framework's own answers are the API's JSON errors too.
+    assert_error(client.get("/api/v1/foos"), 404, "not_found")
+    assert_error(client.get("/api/v1/contacts/a%2Fb"), 404, "not_found")
+    refused = client.patch("/api/v1/reps")
+    assert "PATCH" in assert_error(refused, 405, "method_not_allowed")["message"]
 
 
 def test_ids_never_change_through_put_or_patch(company: Company) -> None:
