@@ -221,6 +221,15 @@ def test_the_command_line_import(write_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "orders.csv:2:amount: negative amount '-5' (must be >= 0)" in err
     assert (tmp_path / "rej" / "orders.csv").exists()
+    # --format csv: one line per table (as `validate --format csv`), problems on stderr.
+    assert main(["import", str(folder), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "table,rows,inserted,updated,unchanged,rejected,loaded"
+    assert "contacts,3,0,0,3,0,True" in lines  # the same folder again: nothing changes
+    assert main(["validate", str(bad), "--format", "csv", "--rejects", str(tmp_path / "r2")]) == 1
+    checked = capsys.readouterr()
+    assert checked.out.splitlines()[0] == "table,file,rows,good_rows,extra_columns"
+    assert "orders.csv:2:amount: negative amount '-5' (must be >= 0)" in checked.err
 
 
 def test_the_command_line_import_is_in_the_audit_log(write_folder, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pilotage.commands.common import (
     stdout_is_terminal,
 )
 from pilotage.commands.validate import default_rejects_dir, report_problems, validation_document
+from pilotage.contract.csv_safety import write_safe_csv
 from pilotage.contract.settings import SETTINGS_FILE_NAME, load_settings
 
 
@@ -119,6 +121,16 @@ def run(args: argparse.Namespace) -> int:
             for name, t in report.tables.items()
         }
         print_json(document)
+    elif args.format == "csv":
+        # One line per table; the problems are on stderr, one per line, as with the table.
+        write_safe_csv(
+            sys.stdout,
+            ["table", "rows", "inserted", "updated", "unchanged", "rejected", "loaded"],
+            (
+                [name, t.rows, t.inserted, t.updated, t.unchanged, t.rejected, report.loaded]
+                for name, t in report.tables.items()
+            ),
+        )
     else:
         console = Console()
         table = RichTable(title=f"import {args.folder}", title_justify="left")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from pilotage.commands.common import add_config_option, add_format_option, print_json
+from pilotage.contract.csv_safety import write_safe_csv
 from pilotage.contract.settings import load_settings
 from pilotage.contract.validation import Validation, validate_folder
 
@@ -45,6 +46,16 @@ def run(args: argparse.Namespace) -> int:
     rejects = report_problems(validation, args.rejects or default_rejects_dir(args.folder))
     if args.format == "json":
         print_json(validation_document(validation, rejects))
+    elif args.format == "csv":
+        # One line per table; the problems are on stderr, one per line, as with the table.
+        write_safe_csv(
+            sys.stdout,
+            ["table", "file", "rows", "good_rows", "extra_columns"],
+            (
+                [name, report.file, report.rows, report.good_rows, " ".join(report.extra_columns)]
+                for name, report in validation.tables.items()
+            ),
+        )
     else:
         print_summary(validation, rejects)
     return 0 if validation.ok else 1
