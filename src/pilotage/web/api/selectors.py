@@ -76,7 +76,9 @@ def records_list(
 ) -> Page:
     """The rows of `table` the user may see, equal to every given filter, in key order."""
     rows = permissions.visible(user, table)
-    zone = stored_company_settings().zone
+    naive = any(isinstance(v, dt.datetime) and v.tzinfo is None for v in filters.values())
+    # The stored settings are read only for a filter that needs their time zone.
+    zone = stored_company_settings().zone if naive else None
     conditions = {name: utc(value, zone) for name, value in filters.items() if value is not None}
     if conditions:
         rows = rows.filter(**conditions)
