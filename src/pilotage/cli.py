@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -19,6 +21,7 @@ from pilotage.contract.settings import SettingsError
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_BAD_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by the closed pipe
 
 # One line per subcommand module; the order is the order of `pilotage --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -61,6 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pilotage: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`pilotage kpi ... | head`): not an error to report.
+        # stdout goes to devnull so that Python's last flush does not fail again.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing will flush to the pipe
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -75,6 +76,18 @@ def test_list_and_bad_usage(company, capsys):
     for dates in (["--as-of", "0001-01-01"], ["--from", "0001-01-01", "--to", "0001-01-02"]):
         assert main(["kpi", "--data", str(company), "--grain", "day", *dates]) == 2
         assert "9999" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_is_no_error(monkeypatch, capsys):
+    # `pilotage kpi --list | head -1`: once head has its line, writing fails with
+    # BrokenPipeError. No traceback: exit 141, as a command stopped by the closed pipe.
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["kpi", "--list", "--format", "csv"]) == 141
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_mistyped_database_path_is_refused_and_left_alone(tmp_path, capsys):
