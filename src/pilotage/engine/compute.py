@@ -188,21 +188,43 @@ def plan(
         start_day = end_day
     if end_day < start_day:
         raise KpiError(f"--to {end_day} is before --from {start_day}")
-    try:
-        periods = periods_between(start_day, end_day, grain, settings)
-        # Their UTC bounds are computed when first read: read here, where an overflow
-        # names its cause (a day near year 1 or 9999 in a zone off UTC).
-        for period in periods:
-            period.start_utc, period.end_utc  # noqa: B018
-    except OverflowError:
+    periods = periods_between(start_day, end_day, grain, settings)
+    if not _within_calendar(periods, settings):
         raise KpiError(
-            f"{start_day} .. {end_day}: a period bound is out of range (years 1 to 9999)"
-        ) from None
+            f"{start_day} .. {end_day}: the periods, or the windows the KPIs read around "
+            "them, fall outside the years 1 to 9999: choose --from, --to and --as-of "
+            "within them"
+        )
     cut = explicit and last is not None and as_of_utc < last
     context = KpiContext(
         source, tuple(periods), as_of_utc, cut_at_as_of=cut, materialize=materialize
     )
     return Plan(context, grain, first)
+
+
+# The calendar's edges as the engine's instants (naive UTC).
+_EARLIEST = datetime.min  # noqa: DTZ901
+_LATEST = datetime.max  # noqa: DTZ901
+
+
+def _within_calendar(periods: Sequence[Period], settings: Settings) -> bool:
+    """Whether the periods' UTC bounds, and the windows the KPIs read before and after
+    them (D, W, R, the attribution look-back), are instants Python can hold: not for a
+    day near year 1 or 9999 (`--as-of 0001-01-01`), which would otherwise end in an
+    OverflowError while the queries are built."""
+    reach = timedelta(
+        days=max(
+            settings.inactivity_days,
+            settings.conversion_window_days,
+            settings.revenue_window_days,
+            settings.attribution_lookback_days,
+        )
+    )
+    try:
+        first, last = periods[0].start_utc, periods[-1].end_utc
+    except OverflowError:
+        return False
+    return first - _EARLIEST >= reach and _LATEST - last >= reach
 
 
 def select_kpis(names: Iterable[str] | None, by: Dimension | None) -> tuple[list[Kpi], list[str]]:
@@ -245,13 +267,6 @@ def compute_kpis(
         frames = execute_kpis(source, chosen, context, by)
         for kpi in chosen:
             rows.extend(result_rows(kpi, frames[kpi.name], computation, by))
-    except OverflowError:
-        # Periods near year 1 or 9999: a window (D, W, R days) before or after them
-        # leaves the calendar.
-        raise KpiError(
-            "the periods or their windows fall outside the years 1 to 9999: "
-            "choose --from, --to and --as-of within them"
-        ) from None
     finally:
         context.release()
     return KpiResult(
